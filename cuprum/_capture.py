@@ -1,0 +1,162 @@
+"""Reading a child's output: capture with a bound, echo, and line events."""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from collections.abc import Awaitable, Callable
+from typing import BinaryIO, final
+
+import anyio
+
+from ._fdstream import FdReceiveStream
+
+__all__ = ["Capture", "LineSplitter", "read_python"]
+
+READ_SIZE = 1 << 16
+
+
+@final
+class Capture:
+    """Bytes kept from one stream, bounded by ``max_output``."""
+
+    __slots__ = ("_chunks", "kept", "limit", "total")
+
+    def __init__(self, limit: int | None) -> None:
+        self._chunks: list[bytes] = []
+        self.limit = limit
+        self.kept = 0
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        """Keep ``data``, or the part of it that fits under the limit."""
+        self.total += len(data)
+        if self.limit is None:
+            self._chunks.append(data)
+            self.kept += len(data)
+            return
+        room = self.limit - self.kept
+        if room > 0:
+            piece = data if len(data) <= room else data[:room]
+            self._chunks.append(piece)
+            self.kept += len(piece)
+
+    def set(self, data: bytes, total: int) -> None:
+        """Replace the contents (the Rust consume path read it all at once)."""
+        self._chunks = [data]
+        self.kept = len(data)
+        self.total = total
+
+    @property
+    def truncated(self) -> bool:
+        """True when bytes were read and dropped."""
+        return self.total > self.kept
+
+    def getvalue(self) -> bytes:
+        """Return the kept bytes."""
+        if len(self._chunks) > 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0] if self._chunks else b""
+
+
+@final
+class LineSplitter:
+    """Decode a byte stream incrementally and cut it into lines.
+
+    Splitting is done on decoded text with `str.split`, a chunk at a time,
+    so the cost is per chunk, not per byte. ``\\r\\n`` counts as one line
+    end; with ``split_cr``, a lone ``\\r`` ends a line too.
+    """
+
+    __slots__ = ("_decoder", "_pending", "_split_cr")
+
+    def __init__(self, encoding: str, errors: str, *, split_cr: bool = False) -> None:
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors)
+        self._pending = ""
+        self._split_cr = split_cr
+
+    def feed(self, data: bytes) -> list[str]:
+        """Return the lines completed by ``data``."""
+        return self._split(self._pending + self._decoder.decode(data), at_end=False)
+
+    def finish(self) -> list[str]:
+        """Return the last line (without newline), if any, at end of stream."""
+        text = self._pending + self._decoder.decode(b"", final=True)
+        self._pending = ""
+        return self._split(text, at_end=True) if text else []
+
+    def _split(self, text: str, *, at_end: bool) -> list[str]:
+        if self._split_cr:
+            # A trailing \r may be the first half of \r\n: hold it back.
+            hold = not at_end and text.endswith("\r")
+            if hold:
+                text = text[:-1]
+            parts = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            last = parts.pop()
+            if hold:
+                self._pending = last + "\r"
+            elif at_end:
+                if last:
+                    parts.append(last)
+            else:
+                self._pending = last
+            return parts
+        parts = text.split("\n")
+        last = parts.pop()
+        lines = [line[:-1] if line.endswith("\r") else line for line in parts]
+        if at_end:
+            if last:
+                lines.append(last)
+        else:
+            self._pending = last
+        return lines
+
+
+def echo_target(name: str) -> Callable[[bytes], None]:
+    """Return a writer that copies bytes to this process's stdout or stderr."""
+    stream = sys.stdout if name == "stdout" else sys.stderr
+    buffer: BinaryIO | None = getattr(stream, "buffer", None)
+    if buffer is not None:
+
+        def write_bytes(data: bytes) -> None:
+            buffer.write(data)
+            buffer.flush()
+
+        return write_bytes
+
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def write_text(data: bytes) -> None:
+        stream.write(decoder.decode(data))
+        stream.flush()
+
+    return write_text
+
+
+async def read_python(
+    stream: FdReceiveStream,
+    capture: Capture | None,
+    *,
+    echo: Callable[[bytes], None] | None = None,
+    lines: LineSplitter | None = None,
+    on_line: Callable[[str], Awaitable[None]] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
+    """Read ``stream`` to its end, capturing, echoing and emitting lines."""
+    while True:
+        try:
+            data = await stream.receive(READ_SIZE)
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            break
+        if on_bytes is not None:
+            on_bytes(len(data))
+        if capture is not None:
+            capture.add(data)
+        if echo is not None:
+            echo(data)
+        if lines is not None and on_line is not None:
+            for line in lines.feed(data):
+                await on_line(line)
+    if lines is not None and on_line is not None:
+        for line in lines.finish():
+            await on_line(line)

@@ -1,0 +1,173 @@
+"""The one error tree of cuprum.
+
+Every error cuprum raises on its own account derives from `CuprumError`, and
+each also inherits the built-in type an ordinary ``except`` clause would look
+for::
+
+    CuprumError
+    ├── UnknownProgramError      (LookupError)   program not in the catalogue
+    ├── ForbiddenProgramError    (PermissionError) outside the scope's allowlist
+    ├── ProgramNotFoundError     (FileNotFoundError) not found on the search path
+    ├── StreamBackendUnavailable (RuntimeError)  CUPRUM_STREAM_BACKEND=rust, no extension
+    ├── CommandFailed                            a run that was not ok, with its result
+    └── TimeoutExpired           (TimeoutError)  a run that ran out of time, with its
+                                                 partial result
+
+Where a built-in type is the natural one, cuprum raises it directly:
+`TypeError` and `ValueError` for bad arguments, `FileNotFoundError` and
+`NotADirectoryError` for a bad ``cwd``, `PermissionError` for a program that
+is found but cannot be executed. Errors always reach the caller as
+themselves, never wrapped in an `ExceptionGroup`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, final
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._results import CommandResult, PipelineResult
+
+__all__ = [
+    "CommandFailed",
+    "CuprumError",
+    "ForbiddenProgramError",
+    "ProgramNotFoundError",
+    "StreamBackendUnavailable",
+    "TimeoutExpired",
+    "UnknownProgramError",
+]
+
+
+class CuprumError(Exception):
+    """Base class of every error cuprum raises on its own account."""
+
+
+@final
+class UnknownProgramError(CuprumError, LookupError):
+    """A program is not in the catalogue used to build the command.
+
+    Attributes
+    ----------
+    program : str
+        The program that was asked for.
+    projects : tuple[str, ...]
+        The names of the catalogue's projects.
+    """
+
+    def __init__(self, program: str, projects: Iterable[str]) -> None:
+        self.program = program
+        self.projects = tuple(projects)
+        names = ", ".join(self.projects) or "(none)"
+        super().__init__(f"program {program!r} is not in the catalogue (projects: {names})")
+
+
+@final
+class ForbiddenProgramError(CuprumError, PermissionError):
+    """A program is outside the allowlist of the current `sh.scoped` scope.
+
+    Attributes
+    ----------
+    program : str
+        The program that was refused.
+    """
+
+    def __init__(self, program: str) -> None:
+        self.program = program
+        super().__init__(f"program {program!r} is not allowed in the current scope")
+
+
+@final
+class ProgramNotFoundError(CuprumError, FileNotFoundError):
+    """An executable cannot be found on the search path.
+
+    Attributes
+    ----------
+    program : str
+        The program as given.
+    path : str | None
+        The search path (``PATH``) that was used, or None for a path name.
+    host : str | None
+        The remote host, None for local runs.
+    """
+
+    def __init__(self, program: str, path: str | None, *, host: str | None = None) -> None:
+        self.program = program
+        self.path = path
+        self.host = host
+        where = f" on {host}" if host else ""
+        if path is None:
+            message = f"program {program!r} does not exist{where}"
+        else:
+            message = f"program {program!r} not found{where} in PATH={path!r}"
+        super().__init__(message)
+        self.message = message
+        self.filename = program
+
+    def __str__(self) -> str:
+        # OSError's own str() would show "[Errno None] None: ..." once
+        # filename is set; the message says it all.
+        return self.message
+
+
+@final
+class StreamBackendUnavailable(CuprumError, RuntimeError):
+    """The Rust stream backend was requested but the extension is absent."""
+
+
+class CommandFailed(CuprumError):
+    """A command or pipeline finished without success.
+
+    Attributes
+    ----------
+    result : CommandResult | PipelineResult
+        The full result, with the captured output.
+    """
+
+    def __init__(self, result: CommandResult | PipelineResult) -> None:
+        self.result = result
+        super().__init__(_describe_failure(result))
+
+
+@final
+class TimeoutExpired(CuprumError, TimeoutError):
+    """A command or pipeline ran longer than its timeout.
+
+    The children were terminated (SIGTERM, then SIGKILL after the grace
+    period) and reaped before this was raised.
+
+    Attributes
+    ----------
+    result : CommandResult | PipelineResult
+        The partial result: the output read before the timeout.
+    timeout : float
+        The timeout in seconds.
+    """
+
+    def __init__(self, result: CommandResult | PipelineResult, timeout: float) -> None:
+        self.result = result
+        self.timeout = timeout
+        super().__init__(f"{_describe(result)} timed out after {timeout:g} s")
+
+
+def _describe(result: CommandResult | PipelineResult) -> str:
+    from ._results import CommandResult
+
+    if isinstance(result, CommandResult):
+        return f"command {result.program!r}"
+    programs = " | ".join(stage.program for stage in result.stages)
+    return f"pipeline {programs!r}"
+
+
+def _describe_failure(result: CommandResult | PipelineResult) -> str:
+    from ._results import CommandResult
+
+    stage = result if isinstance(result, CommandResult) else result.failure
+    if stage is None:
+        return f"{_describe(result)} failed"
+    text = f"{_describe(result)} failed: {stage.program!r} exited with {stage.exit_code}"
+    if stage.stderr:
+        tail = stage.stderr.strip().splitlines()[-3:]
+        text += "; stderr: " + " / ".join(tail)
+    return text

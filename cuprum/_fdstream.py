@@ -1,0 +1,142 @@
+"""anyio byte streams over raw pipe descriptors that cuprum owns.
+
+The descriptors are non-blocking and driven by anyio's readiness waiting
+(`anyio.wait_readable` / `anyio.wait_writable`), which works on asyncio,
+uvloop and trio. Closing a stream calls `anyio.notify_closing` first, so a
+task waiting on the descriptor wakes with `ClosedResourceError` instead of
+waiting on a number the kernel may hand out again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from typing import final
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+
+__all__ = ["PIPE_SIZE", "FdReceiveStream", "FdSendStream", "make_pipe"]
+
+PIPE_SIZE = 1 << 20
+"""Pipe capacity cuprum asks for (F_SETPIPE_SZ); the kernel may refuse."""
+
+_F_SETPIPE_SZ: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
+# Reads that find data keep the loop busy; yield now and then so other
+# tasks (and cancellation) get their turn.
+_YIELD_EVERY = 16
+
+
+def make_pipe(*, size: int | None = PIPE_SIZE) -> tuple[int, int]:
+    """Create a close-on-exec pipe, enlarged to ``size`` where allowed."""
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    if size is not None and _F_SETPIPE_SZ is not None:
+        # Unprivileged processes are capped by /proc/sys/fs/pipe-max-size
+        # and per-user quotas: the default capacity is fine then.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_fd, _F_SETPIPE_SZ, size)
+    return read_fd, write_fd
+
+
+def close_fd(fd: int) -> None:
+    """Close ``fd`` after waking any task that waits on it."""
+    try:
+        anyio.notify_closing(fd)
+    except RuntimeError:
+        pass  # no event loop here, so nobody can be waiting on it
+    finally:
+        os.close(fd)
+
+
+@final
+class FdReceiveStream(anyio.abc.ByteReceiveStream):
+    """A `ByteReceiveStream` over a pipe's read end, which it owns and closes."""
+
+    __slots__ = ("_busy", "_fd")
+
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._busy = 0
+
+    @property
+    def fileno(self) -> int:
+        """The descriptor (-1 once closed)."""
+        return self._fd
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """Return the next bytes; raise `anyio.EndOfStream` at end of file."""
+        while True:
+            if self._fd < 0:
+                raise anyio.ClosedResourceError
+            try:
+                data = os.read(self._fd, max_bytes)
+            except BlockingIOError:
+                self._busy = 0
+                await anyio.wait_readable(self._fd)
+                continue
+            if not data:
+                raise anyio.EndOfStream
+            self._busy += 1
+            if self._busy >= _YIELD_EVERY:
+                self._busy = 0
+                await anyio.lowlevel.checkpoint()
+            return data
+
+    async def aclose(self) -> None:
+        """Close the descriptor (idempotent)."""
+        self.close()
+        await anyio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        """Close the descriptor now, from sync code (idempotent)."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            close_fd(fd)
+
+
+@final
+class FdSendStream(anyio.abc.ByteSendStream):
+    """A `ByteSendStream` over a pipe's write end, which it owns and closes.
+
+    A reader that went away surfaces as `anyio.BrokenResourceError`.
+    """
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+
+    @property
+    def fileno(self) -> int:
+        """The descriptor (-1 once closed)."""
+        return self._fd
+
+    async def send(self, item: bytes) -> None:
+        """Write all of ``item``, waiting for room as needed."""
+        view = memoryview(item)
+        while view:
+            if self._fd < 0:
+                raise anyio.ClosedResourceError
+            try:
+                written = os.write(self._fd, view)
+            except BlockingIOError:
+                await anyio.wait_writable(self._fd)
+                continue
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise anyio.BrokenResourceError from exc
+            view = view[written:]
+
+    async def aclose(self) -> None:
+        """Close the descriptor (idempotent)."""
+        self.close()
+        await anyio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        """Close the descriptor now, from sync code (idempotent)."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            close_fd(fd)

@@ -1,0 +1,175 @@
+"""The task-free machinery behind `SafeCmd.lines` and `Pipeline.lines`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import AsyncIterable
+from typing import IO, final
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from ._capture import Capture, LineSplitter
+from ._events import EventPhase
+from ._execution import Run
+from ._fdstream import FdReceiveStream, make_pipe
+from ._process import spawn
+from ._results import CommandResult, PipelineResult
+
+__all__ = ["LineLoop"]
+
+# While the children run, a read wakes up this often to notice that they
+# have exited although a background descendant still holds the pipe.
+_POLL = 0.1
+
+
+@final
+class LineLoop:
+    """Spawn stages joined by kernel pipes and read the last one's lines."""
+
+    def __init__(self, run: Run, encoding: str, errors: str, *, split_cr: bool) -> None:
+        self.run = run
+        self.splitter = LineSplitter(encoding, errors, split_cr=split_cr)
+        self.encoding = encoding
+        self.errors = errors
+        self.stdout: FdReceiveStream | None = None
+        self.files: list[IO[bytes]] = []
+        self.err_files: list[IO[bytes]] = []
+        self.fds: list[int] = []
+        self.exited_at: float | None = None
+
+    async def _stdin_fd(self, stdin: object) -> int:
+        match stdin:
+            case None:
+                return self._own(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+            case str() | bytes():
+                data = stdin.encode(self.encoding) if isinstance(stdin, str) else stdin
+                return self._spool([data])
+            case ByteReceiveStream() | AsyncIterable():
+                chunks = [bytes(chunk) async for chunk in stdin]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                return self._spool(chunks)
+            case _:
+                return self._own(os.open(stdin, os.O_RDONLY | os.O_CLOEXEC))  # pyright: ignore[reportArgumentType, reportCallIssue]
+
+    def _own(self, fd: int) -> int:
+        self.fds.append(fd)
+        return fd
+
+    def _spool(self, chunks: list[bytes]) -> int:
+        file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self.files.append(file)
+        for chunk in chunks:
+            file.write(chunk)
+        file.flush()
+        file.seek(0)
+        return file.fileno()
+
+    async def start(self, stdin: object) -> None:
+        """Open the descriptors and spawn every stage."""
+        run = self.run
+        fd_in = await self._stdin_fd(stdin)
+        for index, stage in enumerate(run.stages):
+            err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+            self.err_files.append(err)
+            read_fd, write_fd = make_pipe()
+            self._own(write_fd)
+            if index == len(run.stages) - 1:
+                self.stdout = FdReceiveStream(read_fd)
+            else:
+                self._own(read_fd)
+            stage.child = spawn(
+                stage.cmd.argv, stage.executable, stdin=fd_in, stdout=write_fd,
+                stderr=err.fileno(), cwd=stage.ctx.cwd, env=stage.env,
+            )  # fmt: skip
+            fd_in = read_fd
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        for stage in run.stages:
+            await run.observers.emit(stage.event(EventPhase.START, run.pipeline_id))
+
+    def _all_exited(self) -> bool:
+        return all(s.child is not None and s.child.poll() is not None for s in self.run.stages)
+
+    async def next_batch(self, deadline: float) -> list[str] | None:
+        """Return the next lines (maybe none yet), or None at end of output."""
+        assert self.stdout is not None
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError
+            if self.exited_at is None and self._all_exited():
+                self.exited_at = now
+            if self.exited_at is not None and now - self.exited_at > self.run.grace:
+                await self._end_groups()
+                return None
+            with anyio.move_on_after(min(_POLL, deadline - now)):
+                try:
+                    data = await self.stdout.receive()
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    return None
+                lines = self.splitter.feed(data)
+                await self._emit(lines)
+                return lines
+
+    async def _emit(self, lines: list[str]) -> None:
+        run = self.run
+        if run.observers.listening:
+            stage = run.stages[-1]
+            for line in lines:
+                await run.observers.emit(stage.event(EventPhase.STDOUT, run.pipeline_id, line=line))
+
+    async def last_lines(self) -> list[str]:
+        """Return the last line when the output did not end with a newline."""
+        last = self.splitter.finish()
+        await self._emit(last)
+        return last
+
+    async def wait(self, deadline: float) -> None:
+        """Wait for the children after their output ended."""
+        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+            for stage in self.run.stages:
+                assert stage.child is not None
+                await stage.child.wait()
+
+    async def _end_groups(self) -> None:
+        for stage in self.run.stages:
+            if stage.child is not None:
+                await stage.child.end_group(stage.ctx.cancel_grace)
+
+    async def stop(self) -> None:
+        """Close stdout, terminate what still runs and reap it (call shielded)."""
+        if self.stdout is not None:
+            self.stdout.close()
+        async with anyio.create_task_group() as tg:
+            for stage in self.run.stages:
+                if stage.child is not None and stage.child.returncode is None:
+                    tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
+        for stage in self.run.stages:
+            if stage.child is not None:
+                stage.child.close()
+
+    def close(self) -> None:
+        """Close every descriptor and temporary file."""
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        for file in (*self.files, *self.err_files):
+            file.close()
+        self.files.clear()
+        self.err_files.clear()
+
+    def result(self, *, single: bool) -> CommandResult | PipelineResult:
+        """Build the result (stdout is not kept: it was streamed)."""
+        run = self.run
+        for stage, err in zip(run.stages, self.err_files, strict=False):
+            err.seek(0)
+            stage.stderr = Capture(None)
+            stage.stderr.add(err.read())
+        for stage in run.stages:
+            last = stage.index == len(run.stages) - 1
+            stage.result = stage.build_result(self.encoding, self.errors, last=last)
+        outcome = run.outcome()
+        return outcome.stages[0] if single else outcome

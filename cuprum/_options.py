@@ -1,0 +1,163 @@
+"""The options of one run, checked and normalised before anything spawns."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass
+from typing import IO, Literal, TypeAlias, final
+
+from anyio.abc import ByteReceiveStream
+
+from ._context import DEFAULT_CANCEL_GRACE, ExecutionContext, current_scope
+
+__all__ = ["Output", "ResolvedContext", "RunOptions", "Stdin"]
+
+Stdin: TypeAlias = bytes | str | os.PathLike[str] | ByteReceiveStream | AsyncIterable[bytes] | None
+"""What a child reads on stdin."""
+
+Output: TypeAlias = os.PathLike[str] | IO[bytes] | Literal["stdout"] | None
+"""Where a child's stdout or stderr goes instead of being captured."""
+
+
+def _check_output(name: str, value: object) -> None:
+    if value is None:
+        return
+    if value == "stdout":
+        if name != "stderr":
+            raise ValueError("stdout='stdout' makes no sense; only stderr can merge into stdout")
+        return
+    if isinstance(value, str):
+        raise TypeError(
+            f"{name}={value!r}: pass a path as pathlib.Path (a str is ambiguous), "
+            "an open binary file, or None"
+        )
+    if isinstance(value, os.PathLike):
+        return
+    if isinstance(value, io.TextIOBase):
+        raise TypeError(f"{name}: the file must be opened in binary mode")
+    if callable(getattr(value, "fileno", None)):
+        return
+    raise TypeError(
+        f"{name}: expected a path, an open binary file or None, got {type(value).__name__}"
+    )
+
+
+def _check_stdin(value: object) -> None:
+    if value is None or isinstance(value, (bytes, str, os.PathLike, ByteReceiveStream)):
+        return
+    if isinstance(value, AsyncIterable):
+        return
+    if isinstance(value, (bytearray, memoryview)):
+        return
+    raise TypeError(
+        "stdin: expected bytes, str, a path, an anyio ByteReceiveStream, an async "
+        f"iterable of bytes or None, got {type(value).__name__}"
+    )
+
+
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    """Everything `SafeCmd.run` and `Pipeline.run` accept, checked."""
+
+    capture: bool = True
+    echo: bool = False
+    stdin: Stdin = None
+    stdout: Output = None
+    stderr: Output = None
+    append: bool = False
+    context: ExecutionContext | None = None
+    timeout: float | None = None
+    check: bool = False
+    ok_codes: frozenset[int] | None = None
+    max_output: int | None = None
+    encoding: str = "utf-8"
+    errors: str = "replace"
+    # For `open()`: hand these streams to the caller instead of feeding or
+    # capturing them.
+    pipe_stdin: bool = False
+    pipe_stdout: bool = False
+    pipe_stderr: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ok_codes: Iterable[int] | None = None,
+        pipe_stdin: bool = False,
+        pipe_stdout: bool = False,
+        pipe_stderr: bool = False,
+        **fields: object,
+    ) -> RunOptions:
+        """Check the arguments of a run and return them as options.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An argument has the wrong type or value; the message names it.
+        """
+        _check_stdin(fields.get("stdin"))
+        _check_output("stdout", fields.get("stdout"))
+        _check_output("stderr", fields.get("stderr"))
+        max_output = fields.get("max_output")
+        if max_output is not None and (
+            isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0
+        ):
+            raise ValueError(f"max_output must be a non-negative int, got {max_output!r}")
+        timeout = fields.get("timeout")
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
+            raise ValueError(f"timeout must be a non-negative number, got {timeout!r}")
+        codes = None
+        if ok_codes is not None:
+            from ._commands import _ok_codes  # pyright: ignore[reportPrivateUsage]
+
+            codes = _ok_codes(ok_codes)
+        context = fields.get("context")
+        if context is not None and not isinstance(context, ExecutionContext):
+            raise TypeError(f"context must be an ExecutionContext, got {type(context).__name__}")
+        return cls(
+            ok_codes=codes, pipe_stdin=pipe_stdin, pipe_stdout=pipe_stdout,
+            pipe_stderr=pipe_stderr, **fields,  # pyright: ignore[reportArgumentType]
+        )  # fmt: skip
+
+
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedContext:
+    """The context in force for one stage: scope, then command, then run."""
+
+    env: dict[str, str | None] | None
+    cwd: str | None
+    timeout: float | None
+    cancel_grace: float
+    tags: dict[str, str]
+    host: object
+
+
+def resolve_context(
+    command: ExecutionContext | None,
+    run: ExecutionContext | None,
+    timeout: float | None,
+    host: object = None,
+) -> ResolvedContext:
+    """Apply the precedence: argument, then run context, command, scope."""
+    scope = current_scope.get()
+    merged = ExecutionContext()
+    scope_host: object = None
+    for level in reversed(list(scope.chain())):
+        merged = merged.merged(level.defaults)
+        if level.host is not None:
+            scope_host = level.host
+    merged = merged.merged(command).merged(run)
+    return ResolvedContext(
+        env=dict(merged.env) if merged.env is not None else None,
+        cwd=str(merged.cwd) if merged.cwd is not None else None,
+        timeout=timeout if timeout is not None else merged.timeout,
+        cancel_grace=(
+            merged.cancel_grace if merged.cancel_grace is not None else DEFAULT_CANCEL_GRACE
+        ),
+        tags=dict(merged.tags or {}),
+        host=host if host is not None else scope_host,
+    )

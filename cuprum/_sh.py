@@ -1,0 +1,95 @@
+"""`sh`: the entry point that builds commands and scopes their runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterable, Mapping
+from contextlib import contextmanager
+from typing import Any, final
+
+from ._catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue
+from ._commands import CommandBuilder
+from ._context import ExecutionContext, Scope, current_scope
+from ._errors import ForbiddenProgramError
+from ._events import AfterHook, BeforeHook, HookHandle, Listener
+
+__all__ = ["sh"]
+
+
+@final
+class _Sh:
+    """Build commands (`make`), scope their runs (`scoped`), observe them."""
+
+    __slots__ = ()
+
+    def make(
+        self, program: Program | str, *, catalogue: ProgramCatalogue = DEFAULT_CATALOGUE
+    ) -> CommandBuilder:
+        """Return a builder for ``program`` after checking it may run.
+
+        Raises
+        ------
+        UnknownProgramError
+            The catalogue does not list the program.
+        ForbiddenProgramError
+            The current `scoped` allowlist excludes it.
+        """
+        catalogue.lookup(program)
+        if not current_scope.get().is_allowed(program):
+            raise ForbiddenProgramError(program)
+        return CommandBuilder(Program(program), catalogue)
+
+    @contextmanager
+    def scoped(
+        self,
+        allowlist: Iterable[Program | str] | None = None,
+        timeout: float | None = None,
+        env: Mapping[str, str | None] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        *,
+        host: Any = None,
+        cancel_grace: float | None = None,
+    ) -> Generator[None]:
+        """Narrow the allowlist and set defaults for the runs inside the block.
+
+        An inner allowlist is intersected with the outer ones, so a scope
+        never widens what may run. The scope lives in a `ContextVar`: tasks
+        started inside the block inherit it, sibling tasks do not.
+        """
+        outer = current_scope.get()
+        scope = Scope(
+            parent=outer,
+            allowlist=frozenset(Program(p) for p in allowlist) if allowlist is not None else None,
+            defaults=ExecutionContext(
+                env=env, cwd=cwd, timeout=timeout, tags=tags, cancel_grace=cancel_grace
+            ),
+            host=host,
+        )
+        token = current_scope.set(scope)
+        try:
+            yield
+        finally:
+            current_scope.reset(token)
+
+    def before(self, hook: BeforeHook) -> HookHandle:
+        """Call ``hook(cmd)`` (sync or async) before each command of this scope starts.
+
+        An exception from the hook reaches the caller and nothing is spawned.
+        """
+        return HookHandle(current_scope.get().before, hook)
+
+    def after(self, hook: AfterHook) -> HookHandle:
+        """Call ``hook(cmd, result)`` (sync or async) after each command of this scope."""
+        return HookHandle(current_scope.get().after, hook)
+
+    def observe(self, listener: Listener) -> HookHandle:
+        """Deliver every `ExecEvent` of this scope's runs to ``listener``.
+
+        Use the handle as a context manager, or call ``.detach()``.
+        """
+        return HookHandle(current_scope.get().observers, listener)
+
+
+sh = _Sh()
+"""Build commands: ``sh.make(ECHO)("hello")``."""

@@ -1,0 +1,39 @@
+"""Type stubs for the optional Rust stream engine (``crates/cuprum-streams``).
+
+Every descriptor is owned by the caller and only borrowed for the duration
+of a call; the extension never closes one. Blocking work runs with the GIL
+released. Errors are raised as ``OSError`` (subclasses by ``errno``).
+"""
+
+__all__ = ["__version__", "consume", "pump", "splice_available"]
+
+__version__: str
+
+def splice_available() -> bool:
+    """Return whether ``splice(2)`` works here (probed once, then cached)."""
+
+def pump(
+    reader_fd: int,
+    writer_fd: int,
+    buffer_size: int = 65536,
+    cancel_fd: int = -1,
+    use_splice: bool = True,
+) -> int:
+    """Move bytes from ``reader_fd`` to ``writer_fd``; return the bytes written.
+
+    Stops at EOF on the reader, quietly when the writer's reader is gone
+    (``EPIPE``/``ECONNRESET``), or when ``cancel_fd`` (``-1``: none) becomes
+    readable. Raises ``ValueError`` if ``buffer_size`` < 1.
+    """
+
+def consume(
+    reader_fd: int,
+    max_output: int | None = None,
+    buffer_size: int = 65536,
+    cancel_fd: int = -1,
+) -> tuple[bytes, int]:
+    """Read ``reader_fd`` to EOF (or until ``cancel_fd`` is readable).
+
+    Keep at most ``max_output`` bytes (``None``: all) and drop the rest;
+    return ``(kept_bytes, total_bytes_read)``.
+    """

@@ -1,0 +1,212 @@
+"""Prometheus metrics of cuprum runs, with `prometheus_client`.
+
+Needs the ``prometheus`` extra: ``pip install cuprum[prometheus]``.
+
+Three metrics are registered (``cuprum`` is the default ``namespace``):
+
+- ``cuprum_runs_total{program, outcome}``: a counter of finished runs,
+  where ``outcome`` is ``ok``, ``failed``, ``timeout`` or ``cancelled``.
+  Each stage of a pipeline counts as a run of its own program;
+- ``cuprum_run_duration_seconds{program}``: a histogram of the runs'
+  durations, whatever their outcome;
+- ``cuprum_pipeline_pumped_bytes_total{program, stage}``: a counter of
+  the bytes of a stage's stdout that cuprum pumped to the next stage
+  (``stage`` is the stage's index in its pipeline, as a string; the last
+  stage pumps nothing and is not counted).
+
+Several listeners on one registry share the metrics, so `install` may be
+called more than once.
+
+Examples
+--------
+>>> from prometheus_client import CollectorRegistry
+>>> from cuprum.adapters import prometheus
+>>> registry = CollectorRegistry()
+>>> handle = prometheus.install(registry)
+>>> handle.detach()
+"""
+
+from __future__ import annotations
+
+import signal
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, final
+
+try:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+except ImportError as exc:
+    raise ImportError(
+        "cuprum.adapters.prometheus needs prometheus_client: "
+        "install it with `pip install cuprum[prometheus]`"
+    ) from exc
+
+from cuprum import EventPhase, ExecEvent, sh
+
+if TYPE_CHECKING:
+    from cuprum import HookHandle
+
+__all__ = ["DURATION_BUCKETS", "PrometheusListener", "install"]
+
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+)  # fmt: skip
+"""Default histogram buckets, in seconds: subprocesses run from ms to minutes."""
+
+_SIGPIPE = -signal.SIGPIPE
+_FINAL = frozenset({EventPhase.EXIT, EventPhase.TIMEOUT, EventPhase.CANCEL})
+
+
+def _outcome(event: ExecEvent) -> str:
+    """Classify a final event as ``ok``, ``failed``, ``timeout`` or ``cancelled``."""
+    if event.phase is EventPhase.TIMEOUT:
+        return "timeout"
+    if event.phase is EventPhase.CANCEL:
+        return "cancelled"
+    ok: bool | None = getattr(event, "ok", None)  # a core that reports ok_codes
+    if ok is not None:
+        return "ok" if ok else "failed"
+    code = event.exit_code
+    # A non-last pipeline stage ended by SIGPIPE is not a failure.
+    excused = code == _SIGPIPE and event.bytes_out is not None
+    return "ok" if code == 0 or excused else "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Metrics:
+    runs: Counter
+    duration: Histogram
+    pumped: Counter
+    buckets: tuple[float, ...]
+
+
+_shared: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, _Metrics]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _metrics_for(
+    registry: CollectorRegistry, namespace: str, buckets: tuple[float, ...]
+) -> _Metrics:
+    by_namespace = _shared.setdefault(registry, {})
+    found = by_namespace.get(namespace)
+    if found is not None:
+        if found.buckets != buckets:
+            raise ValueError(
+                f"the {namespace!r} metrics of this registry already use the buckets "
+                f"{found.buckets}, not {buckets}"
+            )
+        return found
+    metrics = _Metrics(
+        runs=Counter(
+            "runs",
+            "Finished cuprum runs (pipeline stages count one each) by program and outcome.",
+            ("program", "outcome"),
+            namespace=namespace,
+            registry=registry,
+        ),
+        duration=Histogram(
+            "run_duration_seconds",
+            "Duration of cuprum runs (pipeline stages count one each) by program.",
+            ("program",),
+            namespace=namespace,
+            registry=registry,
+            buckets=buckets,
+        ),
+        pumped=Counter(
+            "pipeline_pumped_bytes",
+            "Bytes of a pipeline stage's stdout pumped to the next stage.",
+            ("program", "stage"),
+            namespace=namespace,
+            registry=registry,
+        ),
+        buckets=buckets,
+    )
+    by_namespace[namespace] = metrics
+    return metrics
+
+
+@final
+class PrometheusListener:
+    """A `sh.observe` listener that counts and times runs in Prometheus metrics.
+
+    Parameters
+    ----------
+    registry : CollectorRegistry | None
+        Where the metrics live; default the global
+        ``prometheus_client.REGISTRY``.
+    namespace : str
+        Prefix of the metric names.
+    buckets : Sequence[float]
+        Upper bounds, in seconds, of the duration histogram's buckets.
+
+    Attributes
+    ----------
+    runs : prometheus_client.Counter
+        ``<namespace>_runs_total{program, outcome}``.
+    duration : prometheus_client.Histogram
+        ``<namespace>_run_duration_seconds{program}``.
+    pumped : prometheus_client.Counter
+        ``<namespace>_pipeline_pumped_bytes_total{program, stage}``.
+
+    Raises
+    ------
+    ValueError
+        The registry already holds these metrics with other buckets.
+    """
+
+    __slots__ = ("duration", "pumped", "runs")
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        namespace: str = "cuprum",
+        buckets: Sequence[float] = DURATION_BUCKETS,
+    ) -> None:
+        metrics = _metrics_for(
+            registry if registry is not None else REGISTRY, namespace, tuple(buckets)
+        )
+        self.runs = metrics.runs
+        self.duration = metrics.duration
+        self.pumped = metrics.pumped
+
+    def __call__(self, event: ExecEvent) -> None:
+        """Record ``event`` if it ends a run; ignore the others."""
+        if event.phase not in _FINAL:
+            return
+        self.runs.labels(program=event.program, outcome=_outcome(event)).inc()
+        if event.duration is not None:
+            self.duration.labels(program=event.program).observe(event.duration)
+        if event.bytes_out is not None:
+            self.pumped.labels(program=event.program, stage=str(event.stage_index)).inc(
+                event.bytes_out
+            )
+
+
+def install(
+    registry: CollectorRegistry | None = None,
+    *,
+    namespace: str = "cuprum",
+    buckets: Sequence[float] = DURATION_BUCKETS,
+) -> HookHandle:
+    """Record the runs of the current scope (all runs, outside any `sh.scoped`).
+
+    Parameters
+    ----------
+    registry : CollectorRegistry | None
+        Where the metrics live; default the global
+        ``prometheus_client.REGISTRY``.
+    namespace : str
+        Prefix of the metric names.
+    buckets : Sequence[float]
+        Upper bounds, in seconds, of the duration histogram's buckets.
+
+    Returns
+    -------
+    HookHandle
+        Call ``.detach()``, or use it as a context manager, to stop recording
+        (the metrics stay registered).
+    """
+    return sh.observe(PrometheusListener(registry, namespace=namespace, buckets=buckets))

@@ -1,0 +1,173 @@
+"""Shared fixtures: the event loop x stream backend matrix and leak checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cuprum import _native
+from cuprum.streams import clear_backend_cache
+
+RUST_AVAILABLE = _native.load_extension() is not None
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+if IN_CI and not RUST_AVAILABLE:
+    # A skipped Rust matrix in CI would hide every rust-backend failure.
+    raise pytest.UsageError(
+        "CI=true but the Rust extension cuprum._streams_rs is not built: "
+        "the rust-backend tests would be skipped. Run `make develop` first."
+    )
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("asyncio", id="asyncio"),
+        pytest.param("trio", id="trio"),
+    ]
+)
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """The event loop every async test runs on (asyncio and trio)."""
+    return request.param
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("python", id="python"),
+        pytest.param(
+            "rust",
+            id="rust",
+            marks=pytest.mark.skipif(
+                not RUST_AVAILABLE,
+                reason="Rust extension cuprum._streams_rs is not built",
+            ),
+        ),
+    ]
+)
+def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The stream backend (python, rust), set through CUPRUM_STREAM_BACKEND."""
+    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", request.param)
+    clear_backend_cache()
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _clear_backend_cache() -> Iterator[None]:
+    clear_backend_cache()
+    yield
+    clear_backend_cache()
+
+
+def python_child(code: str) -> list[str]:
+    """argv running a small Python program (children need no special tools)."""
+    return [sys.executable, "-c", code]
+
+
+def open_fds() -> set[int]:
+    """The descriptors this process has open."""
+    return {int(name) for name in os.listdir("/proc/self/fd")} - {_probe_fd()}
+
+
+def _probe_fd() -> int:
+    # listdir opens the directory itself; its number is the lowest free one.
+    fd = os.open("/proc/self", os.O_RDONLY)
+    os.close(fd)
+    return fd
+
+
+def child_pids() -> set[int]:
+    """Pids whose parent is this process (zombies included: unreaped is a leak)."""
+    mine = os.getpid()
+    found: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rpartition(b")")[2].split()
+        if int(fields[1]) == mine:
+            found.add(int(entry))
+    return found
+
+
+def live_processes_in_group(pgid: int) -> list[int]:
+    """Non-zombie processes in a process group (orphan zombies are init's)."""
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rpartition(b")")[2].split()
+        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            found.append(int(entry))
+    return found
+
+
+def processes_with_marker(marker: str) -> list[int]:
+    """Live processes whose command line contains ``marker``."""
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_bytes().rpartition(b")")[2].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state not in (b"Z", b"X"):
+            found.append(int(entry))
+    return found
+
+
+@dataclass
+class Snapshot:
+    """Descriptors and children at one moment."""
+
+    fds: set[int]
+    children: set[int]
+
+
+class LeakChecker:
+    """Compare descriptors and child processes before and after a block."""
+
+    def __init__(self) -> None:
+        self.before = Snapshot(open_fds(), child_pids())
+
+    def assert_clean(self) -> None:
+        """Fail if a descriptor or child process appeared since the start."""
+        after = Snapshot(open_fds(), child_pids())
+        new_children = after.children - self.before.children
+        assert not new_children, f"child processes left behind: {sorted(new_children)}"
+        leaked = after.fds - self.before.fds
+        details = {fd: _describe_fd(fd) for fd in leaked}
+        assert not leaked, f"descriptors leaked: {details}"
+
+
+def _describe_fd(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "?"
+
+
+@pytest.fixture
+def leak_check() -> Iterator[LeakChecker]:
+    """Fail the test if it leaves a descriptor or child process behind."""
+    checker = LeakChecker()
+    yield checker
+    checker.assert_clean()
+
+
+def thread_names() -> list[str]:
+    """Names of live threads (for tests on worker threads)."""
+    return [t.name for t in threading.enumerate()]
