@@ -87,7 +87,7 @@ bench-quick: $(EXT_STAMP) ## Short benchmark run (under a minute)
 	$(PY) benchmarks/run.py --quick
 
 soak: $(EXT_STAMP) ## Long soak test (minutes)
-	CUPRUM_SOAK=long ./.ci/pytest $(PY) tests -m slow -k soak
+	CUPRUM_SOAK=long ./.ci/pytest $(PY) tests/unit/test_reliability.py -k soak -v
 
 clean: ## Remove the venv and build products
 	rm -rf $(VENV) .uv-bootstrap target build dist .pytest_cache .ruff_cache

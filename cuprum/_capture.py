@@ -13,7 +13,7 @@ from ._fdstream import FdReceiveStream
 
 __all__ = ["Capture", "LineSplitter", "read_python"]
 
-READ_SIZE = 1 << 16
+READ_SIZE = 1 << 18
 
 
 @final

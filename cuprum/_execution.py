@@ -107,10 +107,8 @@ class Stage:
         excused = code == _SIGPIPE and not last
         return CommandResult(
             program=self.cmd.program, argv=self.cmd.argv, pid=child.pid if child else None,
-            exit_code=code,
-            stdout=out.decode(encoding, errors) if out is not None else None,
-            stderr=err.decode(encoding, errors) if err is not None else None,
-            stdout_bytes=out, stderr_bytes=err, duration=duration,
+            exit_code=code, stdout_bytes=out, stderr_bytes=err, duration=duration,
+            encoding=encoding, errors=errors,
             ok=code is not None and (code in self.ok_codes or excused),
             truncated=any(c is not None and c.truncated for c in (self.stdout, self.stderr)),
         )  # fmt: skip

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import final
+from dataclasses import dataclass, field
+from typing import Any, final
 
 from ._errors import CommandFailed
 
 __all__ = ["CommandResult", "PipelineResult"]
 
 
+_PENDING: Any = object()
+"""Marks output that is decoded on first access."""
+
+
 @final
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CommandResult:
     """The outcome of one command (or one stage of a pipeline).
+
+    Output is decoded on first access to `stdout` / `stderr`, so a run
+    that only wants the bytes (or nothing) never pays for decoding.
 
     Attributes
     ----------
@@ -44,14 +51,74 @@ class CommandResult:
     argv: tuple[str, ...]
     pid: int | None
     exit_code: int | None
-    stdout: str | None = None
-    stderr: str | None = None
-    stdout_bytes: bytes | None = None
-    stderr_bytes: bytes | None = None
-    duration: float = 0.0
-    ok: bool = False
-    truncated: bool = False
-    host: str | None = None
+    stdout_bytes: bytes | None
+    stderr_bytes: bytes | None
+    duration: float
+    ok: bool
+    truncated: bool
+    host: str | None
+    _text: list[Any] = field(repr=False, compare=False, hash=False)
+    _codec: tuple[str, str] = field(repr=False, compare=False, hash=False)
+
+    def __init__(
+        self,
+        *,
+        program: str,
+        argv: tuple[str, ...],
+        pid: int | None,
+        exit_code: int | None,
+        stdout: str | None = _PENDING,
+        stderr: str | None = _PENDING,
+        stdout_bytes: bytes | None = None,
+        stderr_bytes: bytes | None = None,
+        duration: float = 0.0,
+        ok: bool = False,
+        truncated: bool = False,
+        host: str | None = None,
+        encoding: str = "utf-8",
+        errors: str = "replace",
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "program", program)
+        setattr_(self, "argv", tuple(argv))
+        setattr_(self, "pid", pid)
+        setattr_(self, "exit_code", exit_code)
+        setattr_(self, "stdout_bytes", stdout_bytes)
+        setattr_(self, "stderr_bytes", stderr_bytes)
+        setattr_(self, "duration", duration)
+        setattr_(self, "ok", ok)
+        setattr_(self, "truncated", truncated)
+        setattr_(self, "host", host)
+        setattr_(self, "_text", [stdout, stderr])
+        setattr_(self, "_codec", (encoding, errors))
+
+    def _decoded(self, index: int, raw: bytes | None) -> str | None:
+        text = self._text[index]
+        if text is _PENDING:
+            text = None if raw is None else raw.decode(*self._codec)
+            self._text[index] = text
+        return text
+
+    @property
+    def stdout(self) -> str | None:
+        """The decoded stdout, or None when it was not captured."""
+        return self._decoded(0, self.stdout_bytes)
+
+    @property
+    def stderr(self) -> str | None:
+        """The decoded stderr, or None when it was not captured."""
+        return self._decoded(1, self.stderr_bytes)
+
+    def __repr__(self) -> str:
+        def size(data: bytes | None) -> str:
+            return "None" if data is None else f"<{len(data)} bytes>"
+
+        return (
+            f"CommandResult(program={self.program!r}, argv={self.argv!r}, pid={self.pid}, "
+            f"exit_code={self.exit_code}, ok={self.ok}, stdout={size(self.stdout_bytes)}, "
+            f"stderr={size(self.stderr_bytes)}, duration={self.duration:.6f}, "
+            f"truncated={self.truncated})"
+        )
 
     def check(self) -> CommandResult:
         """Return ``self`` when ok, else raise `CommandFailed`.

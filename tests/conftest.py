@@ -25,12 +25,19 @@ if IN_CI and not RUST_AVAILABLE:
     )
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("asyncio", id="asyncio"),
-        pytest.param("trio", id="trio"),
-    ]
-)
+LOOPS = [
+    pytest.param("asyncio", id="asyncio"),
+    pytest.param("trio", id="trio"),
+]
+LOOPS_WITH_UVLOOP = [
+    LOOPS[0],
+    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+    LOOPS[1],
+]
+"""For pipeline and cancellation tests: asyncio on uvloop as well."""
+
+
+@pytest.fixture(params=LOOPS)
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     """The event loop every async test runs on (asyncio and trio)."""
     return request.param

@@ -42,6 +42,7 @@ from cuprum._pipelines import Pipeline
 from cuprum._results import CommandResult, PipelineResult
 from cuprum.streams import StreamBackend, clear_backend_cache, get_stream_backend
 from tests.conftest import (
+    LOOPS_WITH_UVLOOP,
     RUST_AVAILABLE,
     LeakChecker,
     child_pids,
@@ -49,6 +50,13 @@ from tests.conftest import (
     processes_with_marker,
     python_child,
 )
+
+
+@pytest.fixture(params=LOOPS_WITH_UVLOOP)
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    """Pipelines and cancellation also run on asyncio with uvloop."""
+    return request.param
+
 
 ENV_VAR = "CUPRUM_STREAM_BACKEND"
 KiB = 1 << 10
