@@ -41,11 +41,12 @@ class Capture:
             self._chunks.append(piece)
             self.kept += len(piece)
 
-    def set(self, data: bytes, total: int) -> None:
-        """Replace the contents (the Rust consume path read it all at once)."""
-        self._chunks = [data]
-        self.kept = len(data)
-        self.total = total
+    def add_consumed(self, data: bytes, total: int) -> None:
+        """Append what the Rust consume call kept of the ``total`` bytes it read."""
+        if data:
+            self._chunks.append(data)
+            self.kept += len(data)
+        self.total += total
 
     @property
     def truncated(self) -> bool:

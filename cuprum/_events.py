@@ -85,7 +85,11 @@ class ExecEvent:
         that cuprum pumped to the next stage (None for the last stage and
         single commands).
     host : str | None
-        The remote host, None for local runs.
+        The remote host (the `cuprum.remote.SSHHost` destination), None for
+        local runs. ``pid`` is then the local ``ssh`` client's.
+    remote_pgid : int | None
+        The remote command's process group, once its wrapper reported it
+        (None for local runs and before).
     """
 
     phase: EventPhase
@@ -105,6 +109,7 @@ class ExecEvent:
     ok: bool | None = None
     bytes_out: int | None = None
     host: str | None = None
+    remote_pgid: int | None = None
 
 
 Listener = Callable[[ExecEvent], None | Awaitable[None]]
@@ -167,7 +172,8 @@ class HookHandle:
 async def call_maybe_async(callback: Callable[..., Any], *args: Any) -> None:
     """Call a sync or async callback and await it when needed."""
     outcome = callback(*args)
-    if inspect.isawaitable(outcome):
+    # A sync callback returns None: skip the (costly) awaitable check.
+    if outcome is not None and inspect.isawaitable(outcome):
         await outcome
 
 
@@ -199,4 +205,6 @@ class Observers:
     async def emit(self, event: ExecEvent) -> None:
         """Deliver ``event`` to every listener, in registration order."""
         for listener in self.listeners:
-            await call_maybe_async(listener, event)
+            outcome = listener(event)
+            if outcome is not None and inspect.isawaitable(outcome):
+                await outcome

@@ -236,17 +236,18 @@ def test_capture_with_zero_limit_keeps_nothing() -> None:
     assert capture.total == 1
 
 
-def test_capture_set_replaces_the_contents() -> None:
-    capture = Capture(4)
-    capture.add(b"ab")
-    capture.set(b"wxyz", 100)  # what the Rust consume path reports
-    assert capture.getvalue() == b"wxyz"
-    assert capture.kept == 4
-    assert capture.total == 100
+def test_capture_add_consumed_appends_what_rust_kept() -> None:
+    capture = Capture(6)
+    capture.add(b"ab")  # the first read, on the event loop
+    capture.add_consumed(b"wxyz", 100)  # what the Rust consume call kept and read
+    assert capture.getvalue() == b"abwxyz"
+    assert capture.kept == 6
+    assert capture.total == 102
     assert capture.truncated
-    capture.set(b"", 0)
-    assert capture.getvalue() == b""
-    assert not capture.truncated
+    empty = Capture(None)
+    empty.add_consumed(b"", 0)
+    assert empty.getvalue() == b""
+    assert not empty.truncated
 
 
 @given(
