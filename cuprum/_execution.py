@@ -10,6 +10,7 @@ it and closes every descriptor before the outcome reaches the caller.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -72,6 +73,7 @@ class Stage:
         self.result: CommandResult | None = None
         self.bytes_out = 0
         self.fd_in = self.fd_out = self.fd_err = -1
+        self.announced = False  # its START event went out
 
     def event(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> ExecEvent:
         """Build an event of this stage."""
@@ -149,6 +151,7 @@ class Run:
             self.fds.close_child_ends()
             if self.observers.listening:
                 for stage in self.stages:
+                    stage.announced = True
                     await self.observers.emit(stage.event(EventPhase.START, self.pipeline_id))
             self.spawned.set()
             await self._supervise()
@@ -187,11 +190,15 @@ class Run:
     async def _deadline(self, scope: anyio.CancelScope, timeout: float) -> None:
         with scope:
             await anyio.sleep(timeout)
-            self.timed_out = True
-            async with anyio.create_task_group() as tg:
-                for stage in self.stages:
-                    if stage.child is not None and stage.child.returncode is None:
-                        tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
+        if scope.cancelled_caught:
+            return
+        self.timed_out = True
+        # The escalations run in the run's own task group, not in this
+        # scope: ending the run must not cut a SIGKILL short.
+        assert self.tg is not None
+        for stage in self.stages:
+            if stage.child is not None and stage.child.returncode is None:
+                self.tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
 
     async def _watch(self, stage: Stage) -> None:
         assert stage.child is not None
@@ -235,6 +242,12 @@ class Run:
                 await io.finished.wait()
         if all(io.finished.is_set() for io in pending):
             return
+        if not any(io.source_has_writers() for io in pending if not io.finished.is_set()):
+            # No process can write any more: what is left is bytes already in
+            # the pipes, on their way to a slow reader. Let them arrive.
+            for io in pending:
+                await io.finished.wait()
+            return
         assert stage.child is not None
         await stage.child.end_group(stage.ctx.cancel_grace)
         with anyio.move_on_after(0.05):
@@ -276,6 +289,11 @@ class Run:
                 continue
             child = stage.child
             result = stage.result
+            if child is not None and not stage.announced:
+                # Spawned, but the run failed before announcing it.
+                stage.announced = True
+                with contextlib.suppress(Exception):
+                    await self.observers.emit(stage.event(EventPhase.START, self.pipeline_id))
             event = stage.event(
                 phase, self.pipeline_id, exit_code=child.returncode if child else None,
                 duration=result.duration if result else
@@ -377,7 +395,8 @@ async def run_pipeline(
     result = await run.execute()
     await run.call_after_hooks()
     if run.timed_out:
-        raise TimeoutExpired(result.stages[0] if single else result, run.timeout or math.inf)
+        timeout = math.inf if run.timeout is None else run.timeout
+        raise TimeoutExpired(result.stages[0] if single else result, timeout)
     if options.check:
         if single:
             result.stages[0].check()

@@ -68,6 +68,9 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         """Return the next bytes; raise `anyio.EndOfStream` at end of file."""
+        # A cancellation point before any byte is taken: once read, the
+        # bytes are returned, never lost to a cancellation.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         while True:
             if self._fd < 0:
                 raise anyio.ClosedResourceError
@@ -82,7 +85,7 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
             self._busy += 1
             if self._busy >= _YIELD_EVERY:
                 self._busy = 0
-                await anyio.lowlevel.checkpoint()
+                await anyio.lowlevel.cancel_shielded_checkpoint()
             return data
 
     async def aclose(self) -> None:
@@ -117,6 +120,7 @@ class FdSendStream(anyio.abc.ByteSendStream):
 
     async def send(self, item: bytes) -> None:
         """Write all of ``item``, waiting for room as needed."""
+        await anyio.lowlevel.checkpoint_if_cancelled()
         view = memoryview(item)
         while view:
             if self._fd < 0:

@@ -128,6 +128,8 @@ class Process:
             inner.start_soon(announce)
             self._outcome = await run.execute()
         await run.call_after_hooks()
+        if run.timed_out and self.result is not None:
+            raise TimeoutExpired(self.result, math.inf if run.timeout is None else run.timeout)
 
     def _close_streams(self) -> None:
         run = self._run
@@ -142,17 +144,33 @@ class Process:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> bool:
         tg = self._tg
         assert tg is not None
         if exc is not None:
             tg.cancel_scope.cancel()
         self._close_streams()
         try:
-            await tg.__aexit__(None, None, None)
+            try:
+                # The block ran inside cuprum's task group: hand it the block's
+                # outcome, so the group absorbs a cancellation of its own
+                # making and reports an internal error instead.
+                suppressed = await tg.__aexit__(exc_type, exc, tb)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._end_groups()
         except BaseException as error:
-            if exc is None:
-                raise unwrap(error) from None
+            raise unwrap(error) from None
+        return bool(suppressed)
+
+    async def _end_groups(self) -> None:
+        """End what is left of each child's process group (background jobs)."""
+        if self._run is None:
+            return
+        for stage in self._run.stages:
+            child = stage.child
+            if child is not None and child.returncode is not None:
+                await child.end_group(stage.ctx.cancel_grace)
 
     async def wait(self) -> int:
         """Wait for the children to exit; return the (last) exit code.
@@ -210,7 +228,7 @@ async def iterate_lines(
     single = len(stages) == 1
     finished: EventPhase | None = None
     try:
-        await lines.start(stdin)
+        await lines.start(stdin, deadline)
         while True:
             batch = await lines.next_batch(deadline)
             if batch is None:
@@ -228,7 +246,7 @@ async def iterate_lines(
         partial = lines.result(single=single)
         finished = EventPhase.TIMEOUT
         await _finish(run, finished)
-        raise TimeoutExpired(partial, run.timeout or 0.0) from None
+        raise TimeoutExpired(partial, math.inf if run.timeout is None else run.timeout) from None
     finally:
         with anyio.CancelScope(shield=True):
             await lines.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import select
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, final
 
@@ -56,6 +57,17 @@ class IoTask:
             for stream in self._streams:
                 stream.close()
             self.finished.set()
+
+    def source_has_writers(self) -> bool:
+        """Say whether some process still holds the write end of the task's source pipe."""
+        for stream in self._streams:
+            if isinstance(stream, FdReceiveStream):
+                if stream.fileno < 0:
+                    return False
+                poller = select.poll()
+                poller.register(stream.fileno, select.POLLIN)
+                return not any(mask & select.POLLHUP for _, mask in poller.poll(0))
+        return False
 
     def stop(self) -> None:
         """Ask the task to end now (idempotent)."""

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterable
 from typing import IO, final
 
 import anyio
-from anyio.abc import ByteReceiveStream
+from anyio.abc import ByteReceiveStream, TaskGroup
 
 from ._capture import Capture, LineSplitter
 from ._events import EventPhase
-from ._execution import Run
+from ._execution import Run, Stage
 from ._fdstream import FdReceiveStream, make_pipe
 from ._process import spawn
 from ._results import CommandResult, PipelineResult
@@ -66,10 +66,11 @@ class LineLoop:
         file.seek(0)
         return file.fileno()
 
-    async def start(self, stdin: object) -> None:
+    async def start(self, stdin: object, deadline: float) -> None:
         """Open the descriptors and spawn every stage."""
         run = self.run
-        fd_in = await self._stdin_fd(stdin)
+        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+            fd_in = await self._stdin_fd(stdin)
         for index, stage in enumerate(run.stages):
             err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             self.err_files.append(err)
@@ -88,6 +89,7 @@ class LineLoop:
             os.close(fd)
         self.fds.clear()
         for stage in run.stages:
+            stage.announced = True
             await run.observers.emit(stage.event(EventPhase.START, run.pipeline_id))
 
     def _all_exited(self) -> bool:
@@ -128,11 +130,23 @@ class LineLoop:
         return last
 
     async def wait(self, deadline: float) -> None:
-        """Wait for the children after their output ended."""
+        """Wait for the children after their output ended.
+
+        The failure policy of `run()` applies: a stage that fails on its
+        own gets the others terminated, so `sleep 1000 | false` ends.
+        """
         with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-            for stage in self.run.stages:
-                assert stage.child is not None
-                await stage.child.wait()
+            async with anyio.create_task_group() as tg:
+                for stage in self.run.stages:
+                    tg.start_soon(self._wait_stage, stage, tg)
+
+    async def _wait_stage(self, stage: Stage, tg: TaskGroup) -> None:
+        assert stage.child is not None
+        await stage.child.wait()
+        if stage.failed_on_its_own(stage.index == len(self.run.stages) - 1):
+            for other in self.run.stages:
+                if other.child is not None and other.child.returncode is None:
+                    tg.start_soon(other.child.terminate, other.ctx.cancel_grace)
 
     async def _end_groups(self) -> None:
         for stage in self.run.stages:
