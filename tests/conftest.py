@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -173,6 +174,25 @@ def leak_check() -> Iterator[LeakChecker]:
     checker = LeakChecker()
     yield checker
     checker.assert_clean()
+
+
+def rss_kib() -> int:
+    """This process's resident set size, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def write_random_file(path: Path, mib: int) -> str:
+    """Fill ``path`` with ``mib`` MiB of random bytes; return their sha256."""
+    digest = hashlib.sha256()
+    with path.open("wb") as handle:
+        for _ in range(mib):
+            chunk = os.urandom(1 << 20)
+            digest.update(chunk)
+            handle.write(chunk)
+    return digest.hexdigest()
 
 
 def thread_names() -> list[str]:

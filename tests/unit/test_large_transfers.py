@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,27 +10,14 @@ import anyio
 import pytest
 
 from cuprum import CAT, HEAD, SHA256SUM, WC, sh
-from tests.conftest import LeakChecker
+from tests.conftest import LeakChecker, rss_kib, write_random_file
 
 
 @pytest.fixture(scope="module")
 def random_256_mib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     path = tmp_path_factory.mktemp("payload") / "random.bin"
-    digest = hashlib.sha256()
-    with path.open("wb") as handle:
-        for _ in range(256):
-            chunk = os.urandom(1 << 20)
-            digest.update(chunk)
-            handle.write(chunk)
-    yield path, digest.hexdigest()
+    yield path, write_random_file(path, 256)
     path.unlink()
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 async def test_256_mib_random_payload_is_byte_identical(

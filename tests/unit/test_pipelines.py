@@ -9,7 +9,6 @@ pass.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import platform
 import signal
@@ -49,6 +48,7 @@ from tests.conftest import (
     open_fds,
     processes_with_marker,
     python_child,
+    write_random_file,
 )
 
 
@@ -168,13 +168,7 @@ def threads_in_io_syscalls() -> list[int] | None:
 def big_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """100 MiB of random bytes on disk, with its sha256."""
     path = tmp_path_factory.mktemp("payload") / "random-100m.bin"
-    digest = hashlib.sha256()
-    with path.open("wb") as file:
-        for _ in range(100):
-            chunk = os.urandom(MiB)
-            digest.update(chunk)
-            file.write(chunk)
-    yield path, digest.hexdigest()
+    yield path, write_random_file(path, 100)
     path.unlink()
 
 

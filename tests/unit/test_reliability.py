@@ -25,7 +25,7 @@ from cuprum import (
     unsafe,
 )
 from cuprum._pump import active_rust_calls
-from tests.conftest import LOOPS_WITH_UVLOOP, LeakChecker, processes_with_marker
+from tests.conftest import LOOPS_WITH_UVLOOP, LeakChecker, processes_with_marker, rss_kib
 
 
 @pytest.fixture(params=LOOPS_WITH_UVLOOP)
@@ -39,13 +39,6 @@ SOAK_RUNS = 2000 if os.environ.get("CUPRUM_SOAK") == "long" else 200
 
 def py(code: str, *extra: str):
     return unsafe.dynamic([sys.executable, "-c", code, *extra])
-
-
-def rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # --- cancellation at random moments ---------------------------------------------
