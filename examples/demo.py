@@ -33,6 +33,14 @@ async def demo(path: str, digest: str) -> None:
         f"({PAYLOAD / seconds / 1e6:7.0f} MB/s), digest {'matches' if ok else 'WRONG'}"
     )
 
+    started = time.perf_counter()
+    result = await (cat(path) | cat() | cat() | wc("-c")).run(check=True)
+    seconds = time.perf_counter() - started
+    print(
+        f"    cat F | cat | cat | wc -c       {PAYLOAD >> 20} MiB in {seconds * 1000:6.0f} ms "
+        f"({PAYLOAD / seconds / 1e6:7.0f} MB/s), counted {(result.stdout or '').strip()} bytes"
+    )
+
     result = await (sh.make(YES)() | sh.make(HEAD)("-n", "3")).run()
     print(
         f"    yes | head -n 3                 stdout={result.stdout!r} ok={result.ok} "
@@ -48,7 +56,8 @@ async def demo(path: str, digest: str) -> None:
     except TimeoutExpired as exc:
         print(
             f"    sleep 30 with timeout 0.2 s     TimeoutExpired after "
-            f"{time.perf_counter() - started:.2f} s, partial result kept: {exc.result!r:.40}"
+            f"{time.perf_counter() - started:.2f} s, child reaped with "
+            f"exit code {getattr(exc.result, 'exit_code', None)}"
         )
 
     started = time.perf_counter()
