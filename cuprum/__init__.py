@@ -117,6 +117,9 @@ from ._errors import (
     ProgramNotFoundError as ProgramNotFoundError,
 )
 from ._errors import (
+    RemoteConnectionError as RemoteConnectionError,
+)
+from ._errors import (
     StreamBackendUnavailable as StreamBackendUnavailable,
 )
 from ._errors import (
@@ -186,6 +189,7 @@ __all__ = [
     "ProgramCatalogue",
     "ProgramNotFoundError",
     "ProjectSettings",
+    "RemoteConnectionError",
     "SafeCmd",
     "StreamBackendUnavailable",
     "TimeoutExpired",

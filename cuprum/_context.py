@@ -96,6 +96,8 @@ class ExecutionContext:
         Seconds between SIGTERM and SIGKILL (default 1 s).
     tags : Mapping[str, str] | None
         Free-form labels carried into every event of the run.
+    host : cuprum.remote.SSHHost | None
+        Run on this remote host (``env`` and ``cwd`` then apply there).
     """
 
     env: Mapping[str, str | None] | None = None
@@ -103,6 +105,7 @@ class ExecutionContext:
     timeout: float | None = None
     cancel_grace: float | None = None
     tags: Mapping[str, str] | None = None
+    host: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env", _freeze_env(self.env))
@@ -116,7 +119,7 @@ class ExecutionContext:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
     def __hash__(self) -> int:
-        return hash((self.env, self.cwd, self.timeout, self.cancel_grace, self.tags))
+        return hash((self.env, self.cwd, self.timeout, self.cancel_grace, self.tags, id(self.host)))
 
     def merged(self, override: ExecutionContext | None) -> ExecutionContext:
         """Return this context with the fields set in ``override`` laid over it.
@@ -141,6 +144,7 @@ class ExecutionContext:
             cancel_grace=(
                 override.cancel_grace if override.cancel_grace is not None else self.cancel_grace
             ),
+            host=override.host if override.host is not None else self.host,
         )
 
 

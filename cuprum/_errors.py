@@ -9,6 +9,8 @@ for::
     ├── ForbiddenProgramError    (PermissionError) outside the scope's allowlist
     ├── ProgramNotFoundError     (FileNotFoundError) not found on the search path
     ├── StreamBackendUnavailable (RuntimeError)  CUPRUM_STREAM_BACKEND=rust, no extension
+    ├── RemoteConnectionError    (ConnectionError) ssh could not connect, authenticate
+    │                                             or verify the host key
     ├── CommandFailed                            a run that was not ok, with its result
     └── TimeoutExpired           (TimeoutError)  a run that ran out of time, with its
                                                  partial result
@@ -34,6 +36,7 @@ __all__ = [
     "CuprumError",
     "ForbiddenProgramError",
     "ProgramNotFoundError",
+    "RemoteConnectionError",
     "StreamBackendUnavailable",
     "TimeoutExpired",
     "UnknownProgramError",
@@ -114,6 +117,29 @@ class ProgramNotFoundError(CuprumError, FileNotFoundError):
 @final
 class StreamBackendUnavailable(CuprumError, RuntimeError):
     """The Rust stream backend was requested but the extension is absent."""
+
+
+@final
+class RemoteConnectionError(CuprumError, ConnectionError):
+    """OpenSSH could not reach a host, log in, or verify its host key.
+
+    Raised when a `cuprum.remote.SSHHost` starts its connection, and when a
+    remote command's ``ssh`` exits with 255 without the command having
+    reported an exit status (the connection was lost or refused).
+
+    Attributes
+    ----------
+    host : str
+        The destination, as given to `SSHHost`.
+    ssh_message : str
+        What ``ssh`` printed on stderr (may be empty).
+    """
+
+    def __init__(self, host: str, ssh_message: str, *, what: str = "cannot connect to") -> None:
+        self.host = host
+        self.ssh_message = ssh_message.strip()
+        reason = self.ssh_message or "ssh gave no reason"
+        super().__init__(f"{what} {host}: {reason}")
 
 
 class CommandFailed(CuprumError):

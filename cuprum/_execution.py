@@ -14,7 +14,6 @@ import contextlib
 import errno
 import math
 import os
-import signal
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, final
@@ -30,6 +29,8 @@ from ._io import IoTask, start_io
 from ._options import ResolvedContext, RunOptions, resolve_context
 from ._plumbing import FdSet
 from ._process import Child, build_env, resolve_executable, spawn
+from ._remote_child import RemoteChild
+from ._remote_stage import RemoteStage, acquire_sessions, release_sessions
 from ._results import CommandResult, PipelineResult
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from ._commands import SafeCmd
 
 __all__ = ["Run", "Stage", "prepare", "run_pipeline"]
-
-_SIGPIPE = -signal.SIGPIPE
 
 
 def _check_cwd(cwd: str | None) -> None:
@@ -61,11 +60,18 @@ class Stage:
         self.index = index
         self.ctx = ctx
         self.ok_codes = ok
-        self.env = build_env(ctx.env)
-        _check_cwd(ctx.cwd)
-        self.executable = resolve_executable(cmd.argv[0], self.env)
+        self.remote: RemoteStage | None = None
+        if ctx.host is None:
+            self.env = build_env(ctx.env)
+            _check_cwd(ctx.cwd)
+            self.executable = resolve_executable(cmd.argv[0], self.env)
+        else:
+            # Env and cwd apply on the remote side; locally this is `ssh`.
+            self.remote = RemoteStage(ctx.host, cmd, ctx)
+            self.env = None
+            self.executable = self.remote.host.ssh
         self.run_id = new_id("run")
-        self.child: Child | None = None
+        self.child: Child | RemoteChild | None = None
         self.stdout: Capture | None = None
         self.stderr: Capture | None = None
         self.io: list[IoTask] = []  # tasks that must end before the stage is done
@@ -75,14 +81,32 @@ class Stage:
         self.fd_in = self.fd_out = self.fd_err = -1
         self.announced = False  # its START event went out
 
+    def start(self, *, stdin: int, stdout: int, stderr: int) -> None:
+        """Spawn the stage's process on the given descriptors."""
+        if self.remote is not None:
+            self.child = self.remote.spawn(stdin=stdin, stdout=stdout, stderr=stderr)
+            return
+        self.child = spawn(
+            self.cmd.argv, self.executable, stdin=stdin, stdout=stdout, stderr=stderr,
+            cwd=self.ctx.cwd, env=self.env,
+        )  # fmt: skip
+
+    @property
+    def host(self) -> str | None:
+        """The remote host's destination, None for a local stage."""
+        return self.remote.destination if self.remote is not None else None
+
     def event(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> ExecEvent:
         """Build an event of this stage."""
         child = self.child
+        remote = self.remote
         return ExecEvent(
             phase=phase, run_id=self.run_id, pipeline_id=pipeline_id, stage_index=self.index,
             program=self.cmd.program, argv=self.cmd.argv, cwd=self.ctx.cwd,
             pid=child.pid if child else None, time=time.monotonic(), tags=self.ctx.tags,
-            unsafe=self.cmd.unsafe, **fields,  # pyright: ignore[reportArgumentType]
+            unsafe=self.cmd.unsafe, host=self.host,
+            remote_pgid=remote.markers.pgid if remote is not None else None,
+            **fields,  # pyright: ignore[reportArgumentType]
         )  # fmt: skip
 
     def failed_on_its_own(self, last: bool) -> bool:
@@ -93,12 +117,19 @@ class Stage:
         code = child.returncode
         if code in self.ok_codes:
             return False
-        if code < 0 and -code in child.signals_sent:
+        if child.ended_by_cuprum():
             return False
-        return not (code == _SIGPIPE and not last)
+        return not (child.died_of_sigpipe() and not last)
 
-    def build_result(self, encoding: str, errors: str, *, last: bool) -> CommandResult:
-        """Make the stage's `CommandResult` from what was read so far."""
+    def build_result(
+        self, encoding: str, errors: str, *, last: bool, downstream_done: bool = False
+    ) -> CommandResult:
+        """Make the stage's `CommandResult` from what was read so far.
+
+        A remote stage that cuprum had to end after its downstream finished
+        is excused like a local SIGPIPE: the master may drop its exit report
+        once nobody reads its stdout, so cuprum ends the group to be sure.
+        """
         child = self.child
         code = child.returncode if child else None
         duration = 0.0
@@ -106,13 +137,21 @@ class Stage:
             duration = (child.exited_at or time.monotonic()) - child.started_at
         out = self.stdout.getvalue() if self.stdout is not None else None
         err = self.stderr.getvalue() if self.stderr is not None else None
-        excused = code == _SIGPIPE and not last
+        excused = (
+            child is not None
+            and not last
+            and (
+                child.died_of_sigpipe()
+                or (downstream_done and self.remote is not None and child.ended_by_cuprum())
+            )
+        )
         return CommandResult(
             program=self.cmd.program, argv=self.cmd.argv, pid=child.pid if child else None,
             exit_code=code, stdout_bytes=out, stderr_bytes=err, duration=duration,
             encoding=encoding, errors=errors,
             ok=code is not None and (code in self.ok_codes or excused),
             truncated=any(c is not None and c.truncated for c in (self.stdout, self.stderr)),
+            host=self.host,
         )  # fmt: skip
 
 
@@ -139,15 +178,14 @@ class Run:
         self.user_stdout: FdReceiveStream | None = None
         self.user_stderr: FdReceiveStream | None = None
         self.spawned = anyio.Event()
+        self.remotes = [s.remote for s in stages if s.remote is not None]
 
     async def execute(self) -> PipelineResult:
         try:
+            await acquire_sessions(self.remotes)
             start_io(self)  # opens descriptors and describes the I/O tasks
             for stage in self.stages:
-                stage.child = spawn(
-                    stage.cmd.argv, stage.executable, stdin=stage.fd_in, stdout=stage.fd_out,
-                    stderr=stage.fd_err, cwd=stage.ctx.cwd, env=stage.env,
-                )  # fmt: skip
+                stage.start(stdin=stage.fd_in, stdout=stage.fd_out, stderr=stage.fd_err)
             self.fds.close_child_ends()
             if self.observers.listening:
                 for stage in self.stages:
@@ -161,6 +199,7 @@ class Run:
             raise unwrap(exc) from None
         finally:
             self.fds.close_all()
+            release_sessions(self.remotes)
         return self.outcome()
 
     async def _supervise(self) -> None:
@@ -209,7 +248,12 @@ class Run:
         if stage.failed_on_its_own(last) and not self.timed_out:
             self._terminate_others(stage)
         await self._drain(stage)
-        stage.result = stage.build_result(self.options.encoding, self.options.errors, last=last)
+        if stage.remote is not None:
+            await stage.remote.settle(quiet=self.timed_out)
+        stage.result = stage.build_result(
+            self.options.encoding, self.options.errors, last=last,
+            downstream_done=self.downstream_done(stage),
+        )  # fmt: skip
         if self.observers.listening:
             phase = EventPhase.TIMEOUT if self.timed_out else EventPhase.EXIT
             await self.observers.emit(
@@ -221,6 +265,13 @@ class Run:
         self.remaining -= 1
         if self.remaining == 0:
             self.all_done.set()
+
+    def downstream_done(self, stage: Stage) -> bool:
+        """True when every stage after ``stage`` has exited."""
+        later = self.stages[stage.index + 1 :]
+        return bool(later) and all(
+            s.child is not None and s.child.poll() is not None for s in later
+        )
 
     def _terminate_others(self, failed: Stage) -> None:
         assert self.tg is not None

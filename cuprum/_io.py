@@ -31,19 +31,23 @@ class IoTask:
 
     `stop` cancels its scope and, for the Rust backend, triggers its cancel
     token so the worker thread returns. Its streams are closed as soon as it
-    ends (so the peers see end of file or a broken pipe at once).
+    ends (so the peers see end of file or a broken pipe at once), unless
+    ``close=False`` leaves them to the run's `FdSet`.
     """
 
-    __slots__ = ("_fn", "_streams", "finished", "scope", "token")
+    __slots__ = ("_close", "_fn", "_streams", "finished", "scope", "token")
 
     def __init__(
         self,
         fn: Callable[[], Awaitable[None]],
         streams: tuple[FdReceiveStream | FdSendStream, ...],
         token: CancelToken | None = None,
+        *,
+        close: bool = True,
     ) -> None:
         self._fn = fn
         self._streams = streams
+        self._close = close
         self.token = token
         self.scope = anyio.CancelScope()
         self.finished = anyio.Event()
@@ -54,8 +58,9 @@ class IoTask:
             with self.scope:
                 await self._fn()
         finally:
-            for stream in self._streams:
-                stream.close()
+            if self._close:
+                for stream in self._streams:
+                    stream.close()
             self.finished.set()
 
     def source_has_writers(self) -> bool:
@@ -142,6 +147,104 @@ def _reader_task(run: Run, stage: Stage, stream: FdReceiveStream, name: str) -> 
     )
 
 
+def _remote_stderr(
+    run: Run,
+    stage: Stage,
+    *,
+    capture: bool = False,
+    sink: FdSendStream | None = None,
+    fd: int | None = None,
+) -> int:
+    """Read a remote stage's stderr in Python, without the wrapper's markers.
+
+    The markers carry the remote exit status and process group, so this
+    reader runs whatever the options (never the Rust ``consume``). The
+    filtered bytes go to the capture, echo and line events (``capture``),
+    to the caller's pipe (``sink``), to a redirect target (``fd``), or
+    nowhere.
+    """
+    remote = stage.remote
+    assert remote is not None
+    stream, child_end = run.fds.reader()
+    options = run.options
+    deliver: Callable[[bytes], Awaitable[None]] | None = None
+    finish: Callable[[], Awaitable[None]] | None = None
+    if capture:
+        stage.stderr = Capture(options.max_output) if options.capture else None
+        echo = echo_target("stderr") if options.echo else None
+        lines = LineSplitter(options.encoding, options.errors) if run.observers.listening else None
+
+        async def on_lines(found: list[str]) -> None:
+            for line in found:
+                await run.observers.emit(stage.event(EventPhase.STDERR, run.pipeline_id, line=line))
+
+        async def deliver_captured(data: bytes) -> None:
+            if stage.stderr is not None:
+                stage.stderr.add(data)
+            if echo is not None:
+                echo(data)
+            if lines is not None:
+                await on_lines(lines.feed(data))
+
+        async def finish_lines() -> None:
+            if lines is not None:
+                await on_lines(lines.finish())
+
+        deliver, finish = deliver_captured, finish_lines
+    elif sink is not None:
+        open_sink: FdSendStream | None = sink
+
+        async def deliver_relayed(data: bytes) -> None:
+            nonlocal open_sink
+            if open_sink is not None:
+                try:
+                    await open_sink.send(data)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    open_sink = None  # the caller closed its end: drop the rest
+
+        deliver = deliver_relayed
+    elif fd is not None:
+        target = fd
+
+        async def deliver_written(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(target, view) :]
+
+        deliver = deliver_written
+
+    # Set now, not when the task starts: until the reader is done, nobody
+    # else may read the pipe (two readers of one descriptor is an error on
+    # trio). A reader that never started leaves it set: waits then time out.
+    remote.stream = stream
+    remote.reading = True
+
+    async def read() -> None:
+        try:
+            while True:
+                try:
+                    data = await stream.receive(1 << 16)
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                out = remote.feed(data)
+                if out and deliver is not None:
+                    await deliver(out)
+            out = remote.end()
+            if out and deliver is not None:
+                await deliver(out)
+            if finish is not None:
+                await finish()
+        finally:
+            remote.reading = False
+            if sink is not None:
+                sink.close()  # the caller sees the end of stderr
+
+    # The pipe stays open (the run's FdSet closes it): the kill protocol may
+    # still read the markers after the task stopped.
+    stage.io.append(IoTask(read, (stream,), close=False))
+    return child_end
+
+
 def _pump_task(run: Run, upstream: Stage, source: FdReceiveStream, sink: FdSendStream) -> IoTask:
     token: CancelToken | None = None
     if run.backend is StreamBackend.RUST:
@@ -167,6 +270,11 @@ def start_io(run: Run) -> None:
     stdin = options.stdin
     if options.pipe_stdin:
         run.user_stdin, first.fd_in = fds.writer(track=False)
+    elif stdin is None and first.remote is not None:
+        # The lifeline: the channel's stdin stays open, unwritten, until the
+        # client exits; if it closes early, the remote group is ended.
+        _, first.fd_in = fds.writer()
+        first.remote.lifeline = True
     elif stdin is None:
         first.fd_in = fds.devnull(write=False)
     elif isinstance(stdin, (str, bytes, bytearray, memoryview, ByteReceiveStream, AsyncIterable)):
@@ -196,16 +304,34 @@ def start_io(run: Run) -> None:
 
     shared_err: int | None = None
     for stage in stages:
+        remote = stage.remote
         if options.stderr == "stdout" and stage is last:
-            stage.fd_err = stage.fd_out
+            if remote is None:
+                stage.fd_err = stage.fd_out
+            else:
+                remote.merge_stderr = True  # merged in order on the remote side
+                stage.fd_err = _remote_stderr(run, stage)
         elif options.pipe_stderr and stage is last and len(stages) == 1:
-            run.user_stderr, stage.fd_err = fds.reader(track=False)
+            if remote is None:
+                run.user_stderr, stage.fd_err = fds.reader(track=False)
+            else:
+                run.user_stderr, sink = fds.relay()
+                stage.fd_err = _remote_stderr(run, stage, sink=sink)
         elif options.stderr is not None and options.stderr != "stdout":
             if shared_err is None:
                 shared_err = _output_fd(fds, options.stderr, options.append)
-            stage.fd_err = shared_err
+            if remote is None:
+                stage.fd_err = shared_err
+            else:
+                # A dup shares the file offset with the local stages' writes.
+                stage.fd_err = _remote_stderr(run, stage, fd=fds.keep(os.dup(shared_err)))
         elif options.capture or options.echo:
-            stream, stage.fd_err = fds.reader()
-            stage.io.append(_reader_task(run, stage, stream, "stderr"))
+            if remote is None:
+                stream, stage.fd_err = fds.reader()
+                stage.io.append(_reader_task(run, stage, stream, "stderr"))
+            else:
+                stage.fd_err = _remote_stderr(run, stage, capture=True)
+        elif remote is not None:
+            stage.fd_err = _remote_stderr(run, stage)
         else:
             stage.fd_err = fds.devnull(write=True)

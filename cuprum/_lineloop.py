@@ -15,7 +15,7 @@ from ._capture import Capture, LineSplitter
 from ._events import EventPhase
 from ._execution import Run, Stage
 from ._fdstream import FdReceiveStream, make_pipe
-from ._process import spawn
+from ._remote_stage import acquire_sessions, release_sessions
 from ._results import CommandResult, PipelineResult
 
 __all__ = ["LineLoop"]
@@ -38,10 +38,18 @@ class LineLoop:
         self.files: list[IO[bytes]] = []
         self.err_files: list[IO[bytes]] = []
         self.fds: list[int] = []
+        self.lifelines: list[int] = []
         self.exited_at: float | None = None
 
     async def _stdin_fd(self, stdin: object) -> int:
+        first = self.run.stages[0].remote
         match stdin:
+            case None if first is not None:
+                # The remote lifeline: a pipe kept open, unwritten, until the end.
+                read_fd, write_fd = make_pipe(size=None)
+                self.lifelines.append(write_fd)
+                first.lifeline = True
+                return self._own(read_fd)
             case None:
                 return self._own(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
             case str() | bytes():
@@ -70,20 +78,20 @@ class LineLoop:
         """Open the descriptors and spawn every stage."""
         run = self.run
         with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+            await acquire_sessions(run.remotes)
             fd_in = await self._stdin_fd(stdin)
         for index, stage in enumerate(run.stages):
             err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             self.err_files.append(err)
+            if stage.remote is not None:
+                stage.remote.file = err
             read_fd, write_fd = make_pipe()
             self._own(write_fd)
             if index == len(run.stages) - 1:
                 self.stdout = FdReceiveStream(read_fd)
             else:
                 self._own(read_fd)
-            stage.child = spawn(
-                stage.cmd.argv, stage.executable, stdin=fd_in, stdout=write_fd,
-                stderr=err.fileno(), cwd=stage.ctx.cwd, env=stage.env,
-            )  # fmt: skip
+            stage.start(stdin=fd_in, stdout=write_fd, stderr=err.fileno())
             fd_in = read_fd
         for fd in self.fds:
             os.close(fd)
@@ -139,6 +147,9 @@ class LineLoop:
             async with anyio.create_task_group() as tg:
                 for stage in self.run.stages:
                     tg.start_soon(self._wait_stage, stage, tg)
+        for stage in self.run.stages:
+            if stage.remote is not None:
+                await stage.remote.settle(quiet=False)
 
     async def _wait_stage(self, stage: Stage, tg: TaskGroup) -> None:
         assert stage.child is not None
@@ -167,9 +178,11 @@ class LineLoop:
 
     def close(self) -> None:
         """Close every descriptor and temporary file."""
-        for fd in self.fds:
+        for fd in (*self.fds, *self.lifelines):
             os.close(fd)
         self.fds.clear()
+        self.lifelines.clear()
+        release_sessions(self.run.remotes)
         for file in (*self.files, *self.err_files):
             file.close()
         self.files.clear()
@@ -179,11 +192,17 @@ class LineLoop:
         """Build the result (stdout is not kept: it was streamed)."""
         run = self.run
         for stage, err in zip(run.stages, self.err_files, strict=False):
-            err.seek(0)
             stage.stderr = Capture(None)
+            if stage.remote is not None:
+                stage.remote.refresh()
+                stage.stderr.add(bytes(stage.remote.file_out) + stage.remote.end())
+                continue
+            err.seek(0)
             stage.stderr.add(err.read())
         for stage in run.stages:
             last = stage.index == len(run.stages) - 1
-            stage.result = stage.build_result(self.encoding, self.errors, last=last)
+            stage.result = stage.build_result(
+                self.encoding, self.errors, last=last, downstream_done=run.downstream_done(stage)
+            )
         outcome = run.outcome()
         return outcome.stages[0] if single else outcome

@@ -142,14 +142,15 @@ def resolve_context(
     timeout: float | None,
     host: object = None,
 ) -> ResolvedContext:
-    """Apply the precedence: argument, then run context, command, scope."""
+    """Apply the precedence: argument, then run context, command, scope.
+
+    For the host, the argument is the command's own (`SafeCmd.on`), which
+    wins over every context: a pipeline can mix hosts under one run context.
+    """
     scope = current_scope.get()
     merged = ExecutionContext()
-    scope_host: object = None
     for level in reversed(list(scope.chain())):
         merged = merged.merged(level.defaults)
-        if level.host is not None:
-            scope_host = level.host
     merged = merged.merged(command).merged(run)
     return ResolvedContext(
         env=dict(merged.env) if merged.env is not None else None,
@@ -159,5 +160,5 @@ def resolve_context(
             merged.cancel_grace if merged.cancel_grace is not None else DEFAULT_CANCEL_GRACE
         ),
         tags=dict(merged.tags or {}),
-        host=host if host is not None else scope_host,
+        host=host if host is not None else merged.host,
     )

@@ -22,10 +22,11 @@ class FdSet:
     `close_child_ends` right after spawning or by `close_all`.
     """
 
-    __slots__ = ("_child_ends", "_streams", "_tokens")
+    __slots__ = ("_child_ends", "_kept", "_streams", "_tokens")
 
     def __init__(self) -> None:
         self._child_ends: list[int] = []
+        self._kept: list[int] = []
         self._streams: list[FdReceiveStream | FdSendStream] = []
         self._tokens: list[CancelToken] = []
 
@@ -36,6 +37,11 @@ class FdSet:
     def child_end(self, fd: int) -> int:
         """Track ``fd``, which only a child needs, and return it."""
         self._child_ends.append(fd)
+        return fd
+
+    def keep(self, fd: int) -> int:
+        """Track ``fd``, which cuprum itself uses until the run ends, and return it."""
+        self._kept.append(fd)
         return fd
 
     def devnull(self, *, write: bool) -> int:
@@ -79,6 +85,16 @@ class FdSet:
             self._streams.append(stream)
         return stream, read_fd
 
+    def relay(self) -> tuple[FdReceiveStream, FdSendStream]:
+        """A pipe between cuprum and its caller: (caller's read end, cuprum's write end).
+
+        cuprum's end is tracked; the caller closes its own.
+        """
+        read_fd, write_fd = make_pipe(size=None)
+        sink = FdSendStream(write_fd)
+        self._streams.append(sink)
+        return FdReceiveStream(read_fd), sink
+
     def close_child_ends(self) -> None:
         """Close the descriptors only children needed (they have their copies)."""
         ends, self._child_ends = self._child_ends, []
@@ -88,6 +104,9 @@ class FdSet:
     def close_all(self) -> None:
         """Close everything still open (idempotent)."""
         self.close_child_ends()
+        kept, self._kept = self._kept, []
+        for fd in kept:
+            os.close(fd)
         for stream in self._streams:
             stream.close()
         self._streams.clear()

@@ -170,6 +170,8 @@ class Child:
 
     async def _wait_once(self) -> None:
         if self._pidfd >= 0:
+            # A pidfd stays readable once the child exited, also when another
+            # task reaped it with `poll` meanwhile.
             await anyio.wait_readable(self._pidfd)
             self.poll()
             return
@@ -182,9 +184,19 @@ class Child:
     def _reaped(self) -> None:
         if self.exited_at is None:
             self.exited_at = time.monotonic()
-        if self._pidfd >= 0:
-            fd, self._pidfd = self._pidfd, -1
-            os.close(fd)
+        if self._waiter is None:
+            # Not while a task waits on the pidfd (`poll` from another task):
+            # that task wakes, as the pidfd is readable, and releases it.
+            self.close()
+
+    def ended_by_cuprum(self) -> bool:
+        """True when the child died of a signal cuprum sent it."""
+        code = self._popen.returncode
+        return code is not None and code < 0 and -code in self.signals_sent
+
+    def died_of_sigpipe(self) -> bool:
+        """True when the child died of SIGPIPE (its reader went away)."""
+        return self._popen.returncode == -signal.SIGPIPE
 
     def signal_group(self, signum: int) -> None:
         """Send ``signum`` to the child's whole process group."""

@@ -55,14 +55,21 @@ class _Sh:
 
         An inner allowlist is intersected with the outer ones, so a scope
         never widens what may run. The scope lives in a `ContextVar`: tasks
-        started inside the block inherit it, sibling tasks do not.
+        started inside the block inherit it, sibling tasks do not. With
+        ``host`` (a `cuprum.remote.SSHHost`), the commands of the block run
+        on that host unless a command says otherwise (`SafeCmd.on`).
         """
         outer = current_scope.get()
         scope = Scope(
             parent=outer,
             allowlist=frozenset(Program(p) for p in allowlist) if allowlist is not None else None,
             defaults=ExecutionContext(
-                env=env, cwd=cwd, timeout=timeout, tags=tags, cancel_grace=cancel_grace
+                env=env,
+                cwd=cwd,
+                timeout=timeout,
+                tags=tags,
+                cancel_grace=cancel_grace,
+                host=host,
             ),
             host=host,
         )

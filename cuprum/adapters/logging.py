@@ -16,6 +16,8 @@ emit them as they are:
 - ``cuprum_tags``: the run's tags, a dict;
 - ``cuprum_unsafe``: True for commands built with `cuprum.unsafe.dynamic`;
 - ``cuprum_host``: the remote host, None for local runs;
+- ``cuprum_remote_pgid``: the remote command's process group, once known
+  (None for local runs);
 - ``cuprum_exit_code``: end records, the exit code (negative: a signal);
 - ``cuprum_duration``: end records, seconds since the start;
 - ``cuprum_outcome``: end records, ``ok``, ``failed``, ``timeout`` or
@@ -152,6 +154,7 @@ def _extra(event: ExecEvent) -> dict[str, Any]:
         "cuprum_tags": dict(event.tags),
         "cuprum_unsafe": event.unsafe,
         "cuprum_host": event.host,
+        "cuprum_remote_pgid": event.remote_pgid,
     }
 
 

@@ -17,9 +17,12 @@ is set) and ``process.exit.code``; cuprum adds ``cuprum.run_id``,
 ``cuprum.pipeline_id`` and ``cuprum.stage_index`` (pipeline stages),
 ``cuprum.unsafe``, ``cuprum.outcome`` (``ok``, ``failed``, ``timeout``,
 ``cancelled``), ``cuprum.bytes_out`` (bytes a non-last stage pumped) and
-one ``cuprum.tag.<key>`` per tag. A run that fails, times out or is
-cancelled gets the status ERROR with a description; a successful one
-leaves the status unset, as instrumentation libraries should.
+one ``cuprum.tag.<key>`` per tag. A command run on a remote host (see
+`cuprum.remote`) also gets ``server.address`` (and ``cuprum.host``): the
+host's destination; ``process.pid`` is then the local ``ssh`` client's.
+A run that fails, times out or is cancelled gets the status ERROR with a
+description; a successful one leaves the status unset, as instrumentation
+libraries should.
 
 Examples
 --------
@@ -208,6 +211,7 @@ class OtelListener:
 def _common(event: ExecEvent, attributes: dict[str, AttributeValue]) -> dict[str, AttributeValue]:
     attributes["cuprum.unsafe"] = event.unsafe
     if event.host is not None:
+        attributes["server.address"] = event.host
         attributes["cuprum.host"] = event.host
     for key, value in event.tags.items():
         attributes[f"cuprum.tag.{key}"] = value

@@ -4,10 +4,12 @@ Needs the ``prometheus`` extra: ``pip install cuprum[prometheus]``.
 
 Three metrics are registered (``cuprum`` is the default ``namespace``):
 
-- ``cuprum_runs_total{program, outcome}``: a counter of finished runs,
-  where ``outcome`` is ``ok``, ``failed``, ``timeout`` or ``cancelled``.
-  Each stage of a pipeline counts as a run of its own program;
-- ``cuprum_run_duration_seconds{program}``: a histogram of the runs'
+- ``cuprum_runs_total{host, program, outcome}``: a counter of finished
+  runs, where ``outcome`` is ``ok``, ``failed``, ``timeout`` or
+  ``cancelled`` and ``host`` the remote host (`cuprum.remote.SSHHost`
+  destination), empty for local runs. Each stage of a pipeline counts as a
+  run of its own program;
+- ``cuprum_run_duration_seconds{host, program}``: a histogram of the runs'
   durations, whatever their outcome;
 - ``cuprum_pipeline_pumped_bytes_total{program, stage}``: a counter of
   the bytes of a stage's stdout that cuprum pumped to the next stage
@@ -101,15 +103,15 @@ def _metrics_for(
     metrics = _Metrics(
         runs=Counter(
             "runs",
-            "Finished cuprum runs (pipeline stages count one each) by program and outcome.",
-            ("program", "outcome"),
+            "Finished cuprum runs (pipeline stages count one each) by host, program and outcome.",
+            ("host", "program", "outcome"),
             namespace=namespace,
             registry=registry,
         ),
         duration=Histogram(
             "run_duration_seconds",
-            "Duration of cuprum runs (pipeline stages count one each) by program.",
-            ("program",),
+            "Duration of cuprum runs (pipeline stages count one each) by host and program.",
+            ("host", "program"),
             namespace=namespace,
             registry=registry,
             buckets=buckets,
@@ -144,9 +146,9 @@ class PrometheusListener:
     Attributes
     ----------
     runs : prometheus_client.Counter
-        ``<namespace>_runs_total{program, outcome}``.
+        ``<namespace>_runs_total{host, program, outcome}``.
     duration : prometheus_client.Histogram
-        ``<namespace>_run_duration_seconds{program}``.
+        ``<namespace>_run_duration_seconds{host, program}``.
     pumped : prometheus_client.Counter
         ``<namespace>_pipeline_pumped_bytes_total{program, stage}``.
 
@@ -176,9 +178,10 @@ class PrometheusListener:
         """Record ``event`` if it ends a run; ignore the others."""
         if event.phase not in _FINAL:
             return
-        self.runs.labels(program=event.program, outcome=_outcome(event)).inc()
+        host = event.host or ""
+        self.runs.labels(host=host, program=event.program, outcome=_outcome(event)).inc()
         if event.duration is not None:
-            self.duration.labels(program=event.program).observe(event.duration)
+            self.duration.labels(host=host, program=event.program).observe(event.duration)
         if event.bytes_out is not None:
             self.pumped.labels(program=event.program, stage=str(event.stage_index)).inc(
                 event.bytes_out

@@ -158,7 +158,8 @@ def registry() -> CollectorRegistry:
 
 
 def runs(registry: CollectorRegistry, program: str, outcome: str) -> float | None:
-    return registry.get_sample_value("cuprum_runs_total", {"program": program, "outcome": outcome})
+    labels = {"host": "", "program": program, "outcome": outcome}
+    return registry.get_sample_value("cuprum_runs_total", labels)
 
 
 async def test_prometheus_ok_and_failed_runs(
@@ -172,13 +173,17 @@ async def test_prometheus_ok_and_failed_runs(
     assert runs(registry, "echo", "failed") is None
     assert runs(registry, "false", "failed") == 1
     assert runs(registry, "false", "ok") is None
-    count = registry.get_sample_value("cuprum_run_duration_seconds_count", {"program": "echo"})
-    total = registry.get_sample_value("cuprum_run_duration_seconds_sum", {"program": "echo"})
+    count = registry.get_sample_value(
+        "cuprum_run_duration_seconds_count", {"host": "", "program": "echo"}
+    )
+    total = registry.get_sample_value(
+        "cuprum_run_duration_seconds_sum", {"host": "", "program": "echo"}
+    )
     assert count == 2
     assert total is not None
     assert 0 < total < 10
     inf_bucket = registry.get_sample_value(
-        "cuprum_run_duration_seconds_bucket", {"program": "echo", "le": "+Inf"}
+        "cuprum_run_duration_seconds_bucket", {"host": "", "program": "echo", "le": "+Inf"}
     )
     assert inf_bucket == 2
 
@@ -194,7 +199,9 @@ async def test_prometheus_timeout_and_cancelled_runs(
     assert runs(registry, "sleep", "timeout") == 1
     assert runs(registry, "sleep", "cancelled") == 1
     assert runs(registry, "sleep", "ok") is None
-    count = registry.get_sample_value("cuprum_run_duration_seconds_count", {"program": "sleep"})
+    count = registry.get_sample_value(
+        "cuprum_run_duration_seconds_count", {"host": "", "program": "sleep"}
+    )
     assert count == 2
 
 
@@ -266,10 +273,11 @@ async def test_prometheus_namespace_and_buckets(
 ) -> None:
     with prometheus.install(registry, namespace="jobs", buckets=(0.001, 60.0)):
         await sh.make(ECHO)("x").run()
-    assert registry.get_sample_value("jobs_runs_total", {"program": "echo", "outcome": "ok"}) == 1
+    labels = {"host": "", "program": "echo", "outcome": "ok"}
+    assert registry.get_sample_value("jobs_runs_total", labels) == 1
     assert (
         registry.get_sample_value(
-            "jobs_run_duration_seconds_bucket", {"program": "echo", "le": "60.0"}
+            "jobs_run_duration_seconds_bucket", {"host": "", "program": "echo", "le": "60.0"}
         )
         == 1
     )

@@ -63,6 +63,7 @@ EXPECTED_PUBLIC_NAMES = sorted(
         "ProgramCatalogue",
         "ProgramNotFoundError",
         "ProjectSettings",
+        "RemoteConnectionError",
         "SafeCmd",
         "StreamBackendUnavailable",
         "TimeoutExpired",

@@ -1,0 +1,233 @@
+"""`RemoteChild`: a remote command's local ``ssh`` client, seen as the command.
+
+It has the interface of `cuprum._process.Child`, so the engine supervises a
+remote stage like any child. What differs:
+
+- the exit status comes from the wrapper's report (`RemoteStage.markers`);
+- terminating sends ``kill -TERM -PGID`` through the master, then
+  ``kill -KILL -PGID`` after the grace, then ends the local client (the
+  kill protocol of REMOTE.md);
+- when the command has exited but a background process still holds the
+  channel open, the group is ended after the grace, as for local children.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import TYPE_CHECKING, final
+
+import anyio
+
+from ._process import Child
+
+if TYPE_CHECKING:
+    from ._remote_stage import RemoteStage
+
+__all__ = ["RemoteChild"]
+
+_POLL = 0.02
+
+
+@final
+class RemoteChild:
+    """The local ``ssh`` client of a remote stage, seen as the remote command.
+
+    `returncode` is None until the client is reaped; then it is the status
+    the wrapper reported (a death by signal reads as 128+n), or, without a
+    report, 128+n for the last signal cuprum sent the remote group, or the
+    client's own status.
+    """
+
+    __slots__ = ("_client", "_ending", "_guarding", "_stage", "signals_sent", "started_at")
+
+    def __init__(self, client: Child, stage: RemoteStage) -> None:
+        self._client = client
+        self._stage = stage
+        self.started_at = client.started_at
+        self.signals_sent: set[int] = set()  # sent to the remote group
+        self._ending: anyio.Event | None = None  # set once end_remote is over
+        self._guarding = False
+
+    @property
+    def pid(self) -> int:
+        """The local ``ssh`` client's pid."""
+        return self._client.pid
+
+    @property
+    def client_code(self) -> int | None:
+        """The local client's own exit status."""
+        return self._client.returncode
+
+    @property
+    def returncode(self) -> int | None:
+        """The remote command's exit status, once the client is reaped."""
+        client = self._client.returncode
+        if client is None:
+            return None
+        markers = self._stage.markers
+        if markers.exit_code is not None:
+            return markers.exit_code
+        if self.signals_sent and client >= 0:
+            return 128 + (signal.SIGKILL if signal.SIGKILL in self.signals_sent else signal.SIGTERM)
+        return client
+
+    @property
+    def exited_at(self) -> float | None:
+        """When the command exited (its report, else the client's exit)."""
+        reported = self._stage.markers.exited_at
+        if self._client.exited_at is None:
+            return None
+        return min(reported, self._client.exited_at) if reported else self._client.exited_at
+
+    def ended_by_cuprum(self) -> bool:
+        """True when the status is the effect of a signal cuprum sent."""
+        code = self.returncode
+        if code is None:
+            return False
+        if code < 0:
+            return -code in self._client.signals_sent
+        if self._stage.markers.exit_code is None:
+            return bool(self.signals_sent or self._client.signals_sent)
+        return any(code == 128 + sig for sig in self.signals_sent)
+
+    def died_of_sigpipe(self) -> bool:
+        """True when the remote command died of SIGPIPE (its reader went away)."""
+        return self.returncode == 128 + signal.SIGPIPE
+
+    def poll(self) -> int | None:
+        """Reap the client if it exited; return the command's status if known.
+
+        Unlike `returncode`, this reports the wrapper's exit status as soon
+        as it is read, while a background process may still hold the
+        channel (``lines()`` uses it to start its grace period).
+        """
+        self._client.poll()
+        self._stage.refresh()
+        if self._stage.markers.exit_code is not None:
+            return self._stage.markers.exit_code
+        return self.returncode
+
+    async def wait(self) -> int:
+        """Wait until the client is reaped; return the command's status.
+
+        Once the command has reported its exit, a background process that
+        keeps the channel open gets ``cancel_grace``; then the remote group
+        is ended (as for a local child's background descendants).
+
+        Cancellation: the client and the command are left running; callers
+        end them with `terminate` in a shielded scope.
+        """
+        if self._client.returncode is None:
+            if self._guarding:
+                await self._client.wait()
+            else:
+                self._guarding = True
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._linger)
+                        await self._client.wait()
+                        tg.cancel_scope.cancel()
+                finally:
+                    self._guarding = False
+        code = self.returncode
+        assert code is not None
+        return code
+
+    async def _linger(self) -> None:
+        stage = self._stage
+        while stage.markers.exit_code is None:
+            if stage.reading:
+                await stage.exit_seen.wait()
+            else:
+                await stage.pull(0.1)
+        grace = stage.ctx.cancel_grace
+        await anyio.sleep(grace)
+        await self.end_group(grace)
+
+    async def _learn_pgid(self, timeout: float) -> int | None:
+        stage = self._stage
+        deadline = time.monotonic() + timeout
+        while stage.markers.pgid is None and self._client.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            await stage.pull(min(left, 0.1))
+        return stage.markers.pgid
+
+    async def _remote_ended(self, timeout: float) -> None:
+        """Wait until the client is gone and the command reported or stderr ended."""
+        stage = self._stage
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._client.poll() is not None:
+                stage.refresh()
+                if stage.markers.exit_code is not None or stage.eof:
+                    return
+            await stage.pull(min(_POLL, max(0.0, deadline - time.monotonic())))
+
+    async def end_remote(self, grace: float) -> None:
+        """``kill -TERM -PGID`` through the master, ``kill -KILL -PGID`` after ``grace``.
+
+        The KILL is skipped when the command reported its exit and the
+        client is gone (the wrapper itself leaves a delayed KILL behind
+        after a TERM), and when the master could not deliver the TERM (the
+        connection is gone: the wrapper's watcher ends the group then).
+        Runs once per stage; a concurrent call waits for the first.
+        """
+        pgid = self._stage.markers.pgid
+        if pgid is None:
+            return
+        if self._ending is not None:
+            await self._ending.wait()
+            return
+        self._ending = anyio.Event()
+        try:
+            host = self._stage.host
+            if not await host.kill_group("TERM", pgid):
+                return
+            self.signals_sent.add(signal.SIGTERM)
+            await self._remote_ended(grace)
+            if self._client.poll() is None or self._stage.markers.exit_code is None:
+                if await host.kill_group("KILL", pgid):
+                    self.signals_sent.add(signal.SIGKILL)
+                await self._remote_ended(grace)
+        finally:
+            self._ending.set()
+
+    async def terminate(self, grace: float) -> None:
+        """End the remote group through the master, then the local client.
+
+        Always returns with the client reaped. Call it in a shielded scope.
+        """
+        stage = self._stage
+        if self._client.poll() is None:
+            if stage.markers.pgid is None and not stage.lifeline:
+                # With stdin given nothing else ends the command early in
+                # its life: wait for the wrapper to report its group.
+                await self._learn_pgid(grace)
+            if stage.markers.exit_code is None or self._client.poll() is None:
+                await self.end_remote(grace)
+            if self._client.poll() is None:
+                await self._client.terminate(grace)
+        elif stage.markers.exit_code is None and stage.markers.problem is None:
+            await self.end_remote(grace)
+
+    async def end_group(self, grace: float) -> None:
+        """End what still holds the channel after the command exited.
+
+        A session that is over (the client is gone and the command
+        reported its exit) holds nothing of cuprum's: only the local
+        client's group is checked then.
+        """
+        if self._client.poll() is None or self._stage.markers.exit_code is None:
+            await self.end_remote(grace)
+        if self._client.poll() is None:
+            await self._client.terminate(grace)
+        else:
+            await self._client.end_group(grace)
+
+    def close(self) -> None:
+        """Release the client's pidfd and the stage's session."""
+        self._client.close()
+        self._stage.release()

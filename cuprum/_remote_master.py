@@ -1,0 +1,236 @@
+"""`Master`: one OpenSSH ControlMaster, started and owned by cuprum.
+
+The master is an ordinary cuprum child (``ssh -M -N``, never ``-f``), in
+its own session, with its control socket in a private 0700 directory.
+Every remote command is a local ``ssh`` client multiplexed over it
+(`Master.client_argv`). On Linux the master is started through ``setpriv
+--pdeathsig TERM`` where available, so it ends when the process that owns
+it dies, even by SIGKILL; the remote sessions then lose their channel and
+the wrapper's watcher ends them. It also carries the host's session
+limiter and sends ``kill`` through the connection (`Master.kill_group`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import shutil
+import tempfile
+from typing import IO, final
+
+import anyio
+
+from ._errors import RemoteConnectionError
+from ._process import Child, resolve_executable, spawn
+from ._remote_ssh import (
+    CONTROL_TIMEOUT,
+    PROBE,
+    PROBE_ANSWER,
+    call_ssh,
+    socket_dir,
+)
+
+__all__ = ["Master"]
+
+_order = itertools.count()
+
+
+@final
+class Master:
+    """One ControlMaster and what the engine needs of it (private to cuprum).
+
+    `SSHHost` is the public face; a connected host has one `Master`.
+    """
+
+    def __init__(
+        self,
+        destination: str,
+        *,
+        common: tuple[str, ...],
+        strict: str,
+        max_sessions: int,
+        connect_timeout: float,
+    ) -> None:
+        self.destination = destination
+        self.common = common  # -F, -l, -p and -o words, for the master and clients
+        self.strict = strict
+        self.max_sessions = max_sessions
+        self.connect_timeout = connect_timeout
+        self.order = next(_order)  # sessions of several hosts are taken in this order
+        self.ssh = resolve_executable("ssh", None)
+        self.limiter = anyio.CapacityLimiter(max_sessions)
+        self.multi_lock = anyio.Lock()  # held while one run takes several sessions
+        self._control = anyio.Lock()
+        self._pending: dict[str, set[int]] = {}
+        self._sent: dict[tuple[str, int], bool] = {}
+        self.dir: str | None = None
+        self.socket: str | None = None
+        self._child: Child | None = None
+        self._err: IO[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True between a successful `start` and `stop`."""
+        return self.socket is not None and self._child is not None
+
+    async def start(self) -> None:
+        """Start the master, wait until it answers, probe the login shell.
+
+        Raises
+        ------
+        RemoteConnectionError
+            No connection, login or host key; or not a POSIX login shell.
+
+        Cancellation: everything is stopped (shielded) first.
+        """
+        try:
+            self.dir = socket_dir()
+            self._spawn()
+            try:
+                with anyio.fail_after(self.connect_timeout):
+                    await self._wait_ready()
+            except TimeoutError:
+                raise RemoteConnectionError(
+                    self.destination,
+                    f"no connection after {self.connect_timeout:g} s\n{self._stderr()}",
+                ) from None
+            await self._probe()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.stop()
+            raise
+
+    def _spawn(self) -> None:
+        assert self.dir is not None
+        control_path = self.dir.replace("%", "%%") + "/%C"
+        argv = [
+            self.ssh, "-M", "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no",
+            "-o", f"ControlPath={control_path}", "-o", "BatchMode=yes",
+            "-o", f"StrictHostKeyChecking={self.strict}",
+            "-o", f"ConnectTimeout={max(1, math.ceil(self.connect_timeout))}",
+            *self.common, "--", self.destination,
+        ]  # fmt: skip
+        executable = self.ssh
+        setpriv = shutil.which("setpriv") if os.uname().sysname == "Linux" else None
+        if setpriv is not None:
+            argv = [setpriv, "--pdeathsig", "TERM", *argv]
+            executable = setpriv
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            self._child = spawn(
+                tuple(argv), executable, stdin=null, stdout=null,
+                stderr=self._err.fileno(), cwd=None, env=None,
+            )  # fmt: skip
+        finally:
+            os.close(null)
+
+    def _stderr(self) -> str:
+        if self._err is None:
+            return ""
+        self._err.seek(0)
+        return self._err.read().decode("utf-8", "replace").strip()
+
+    async def _wait_ready(self) -> None:
+        master, directory = self._child, self.dir
+        assert master is not None
+        assert directory is not None
+        delay = 0.005
+        while True:
+            if master.poll() is not None:
+                raise RemoteConnectionError(self.destination, self._stderr())
+            names = os.listdir(directory)
+            if names:
+                path = os.path.join(directory, names[0])
+                code, _, _ = await call_ssh(
+                    [self.ssh, "-S", path, "-O", "check", "--", self.destination],
+                    self.ssh, CONTROL_TIMEOUT,
+                )  # fmt: skip
+                if code == 0:
+                    self.socket = path
+                    return
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    async def _probe(self) -> None:
+        code, out, err = await call_ssh(self.client_argv(PROBE), self.ssh, self.connect_timeout)
+        if code == 0 and out == PROBE_ANSWER:
+            return
+        if code == 255 and not out:
+            raise RemoteConnectionError(self.destination, err.decode("utf-8", "replace"))
+        _, shell, _ = await call_ssh(
+            self.client_argv("echo $SHELL"), self.ssh, self.connect_timeout
+        )
+        raise RemoteConnectionError(
+            self.destination,
+            f"the login shell ({shell.decode('utf-8', 'replace').strip() or 'unknown'}) did not "
+            f"answer like a POSIX shell (stdout {out[:200]!r}, stderr "
+            f"{err[:200].decode('utf-8', 'replace').strip()!r}); cuprum needs sh, bash, dash, "
+            "ksh or zsh as the login shell, and rc files that print nothing on stdout",
+            what="cannot run commands on",
+        )
+
+    async def stop(self) -> None:
+        master = self._child
+        try:
+            if master is not None:
+                if master.returncode is None and self.socket is not None:
+                    await call_ssh(
+                        [self.ssh, "-S", self.socket, "-O", "exit", "--", self.destination],
+                        self.ssh, CONTROL_TIMEOUT,
+                    )  # fmt: skip
+                    with anyio.move_on_after(1.0):
+                        await master.wait()
+                await master.terminate(1.0)
+                master.close()
+        finally:
+            self._child = None
+            self.socket = None
+            if self._err is not None:
+                self._err.close()
+                self._err = None
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.dir = None
+
+    # --- what the engine uses ------------------------------------------------
+
+    def client_argv(self, remote: str) -> tuple[str, ...]:
+        """The local argv of one command through the master.
+
+        ``ProxyCommand=false`` comes first (ssh keeps the first value), so
+        a client whose master is gone fails instead of opening a
+        connection of its own; ``-T`` because a pty is no data path.
+        """
+        assert self.socket is not None
+        return (
+            self.ssh, "-S", self.socket, "-o", "ControlMaster=no", "-o", "ProxyCommand=false",
+            "-o", "RemoteCommand=none", "-o", "BatchMode=yes", "-T", *self.common,
+            "--", self.destination, remote,
+        )  # fmt: skip
+
+    async def kill_group(self, signame: str, pgid: int) -> bool:
+        """Send ``kill -SIG -PGID`` through the master; say whether it got there.
+
+        Kills are batched: one control session at a time carries every
+        group waiting for the same signal, so a burst of cancellations
+        never needs more than one extra session.
+        """
+        key = (signame, pgid)
+        self._pending.setdefault(signame, set()).add(pgid)
+        async with self._control:
+            if key in self._sent:
+                return self._sent.pop(key)
+            groups = self._pending.pop(signame, set())
+            delivered = False
+            if groups and self.running:
+                targets = " ".join(f"-{group}" for group in sorted(groups))
+                code, _, _ = await call_ssh(
+                    self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
+                    self.ssh, CONTROL_TIMEOUT,
+                )  # fmt: skip
+                delivered = code == 0
+            for group in groups:
+                self._sent[signame, group] = delivered
+            return self._sent.pop(key, delivered)

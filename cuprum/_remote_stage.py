@@ -1,0 +1,240 @@
+"""The remote half of a stage: its session, its command string, its stderr markers.
+
+A stage whose resolved host is set runs as a local ``ssh`` client through
+the host's master (`RemoteStage.spawn`). The wrapper's marker lines on the
+client's stderr carry the remote process group, the exit status and the
+wrapper's errors; `RemoteStage.feed` strips them from the stream (the stage's
+stderr reader calls it), or `RemoteStage.refresh` reads them from the stderr
+file that ``lines()`` uses. `settle` turns them into errors once the client
+is gone.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, final
+
+import anyio
+
+from ._errors import ProgramNotFoundError, RemoteConnectionError
+from ._process import spawn
+from ._remote_child import RemoteChild
+from ._remote_host import master_of
+from ._remote_wrapper import MarkerFilter, new_token, remote_command, validate_env_name
+
+if TYPE_CHECKING:
+    from ._commands import SafeCmd
+    from ._fdstream import FdReceiveStream
+    from ._options import ResolvedContext
+
+__all__ = ["RemoteStage", "acquire_sessions", "release_sessions"]
+
+_TAIL = 8192  # bytes of stderr kept for error messages
+_POLL = 0.02
+
+
+@final
+class RemoteStage:
+    """A stage that runs on an `SSHHost`: everything but the local client."""
+
+    def __init__(self, host: object, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        self.host = master_of(host)  # TypeError, or RuntimeError when not connected
+        for name in ctx.env or {}:
+            validate_env_name(name, self.host.destination)
+        self.cmd = cmd
+        self.ctx = ctx
+        self.token = new_token()
+        self.markers = MarkerFilter(self.token)
+        self.exit_seen = anyio.Event()
+        self.lifeline = False  # no stdin given: keep the channel's stdin open, unwritten
+        self.merge_stderr = False  # stderr="stdout": the wrapper merges remotely
+        self.child: RemoteChild | None = None
+        self.tail = bytearray()
+        self.eof = False
+        self.stream: FdReceiveStream | None = None  # the stderr pipe (run engine)
+        self.reading = False  # a reader task is feeding the markers
+        self.file: IO[bytes] | None = None  # the stderr file (lines())
+        self.file_out = bytearray()
+        self._file_pos = 0
+        self._borrower = object()
+        self._holding = False
+
+    @property
+    def destination(self) -> str:
+        """The host's destination, as results and events report it."""
+        return self.host.destination
+
+    # --- sessions ------------------------------------------------------------
+
+    async def acquire(self) -> None:
+        """Take a session of the host's limiter."""
+        await self.host.limiter.acquire_on_behalf_of(self._borrower)
+        self._holding = True
+
+    def release(self) -> None:
+        """Give the session back (idempotent)."""
+        if self._holding:
+            self._holding = False
+            self.host.limiter.release_on_behalf_of(self._borrower)
+
+    # --- the client ----------------------------------------------------------
+
+    def spawn(self, *, stdin: int, stdout: int, stderr: int) -> RemoteChild:
+        """Start the local ``ssh`` client on the given descriptors."""
+        remote = remote_command(
+            self.cmd.argv, token=self.token, lifeline=self.lifeline,
+            merge_stderr=self.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
+            env=self.ctx.env,
+        )  # fmt: skip
+        argv = self.host.client_argv(remote)
+        client = spawn(argv, self.host.ssh, stdin=stdin, stdout=stdout, stderr=stderr,
+                       cwd=None, env=None)  # fmt: skip
+        self.child = RemoteChild(client, self)
+        return self.child
+
+    # --- stderr --------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bytes:
+        """Filter stderr bytes: note the markers, return the rest."""
+        out = self.markers.feed(data)
+        if out:
+            self.tail += out
+            del self.tail[:-_TAIL]
+        if self.markers.exit_code is not None:
+            self.exit_seen.set()
+        return out
+
+    def end(self) -> bytes:
+        """End of stderr: return what the filter held back."""
+        self.eof = True
+        out = self.markers.finish()
+        self.tail += out
+        del self.tail[:-_TAIL]
+        return out
+
+    def refresh(self) -> None:
+        """Read what is new in the stderr file (``lines()`` has no reader task)."""
+        if self.file is None:
+            return
+        data = os.pread(self.file.fileno(), 1 << 20, self._file_pos)
+        while data:
+            self._file_pos += len(data)
+            self.file_out += self.feed(data)
+            data = os.pread(self.file.fileno(), 1 << 20, self._file_pos)
+
+    async def pull(self, timeout: float) -> None:
+        """Let more stderr be parsed, for up to ``timeout`` seconds.
+
+        While the reader task runs it does the parsing; after it stopped
+        (cleanup), the pipe is read here, the output dropped.
+        """
+        self.refresh()
+        stream = self.stream
+        if self.reading or stream is None or self.eof or stream.fileno < 0:
+            await anyio.sleep(min(timeout, _POLL))
+            return
+        with anyio.move_on_after(timeout):
+            try:
+                self.feed(await stream.receive())
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                self.end()
+
+    # --- after the client exited ---------------------------------------------
+
+    async def settle(self, *, quiet: bool) -> None:
+        """Finish the remote side once the client is reaped; raise its errors.
+
+        A client that died without the wrapper's exit report (killed,
+        connection lost) may leave the remote group running: it is ended
+        through the master. Unless ``quiet`` (timeout, cancellation) or
+        cuprum ended the stage, a wrapper report or an ``ssh`` failure
+        becomes the error.
+
+        Raises
+        ------
+        ProgramNotFoundError, PermissionError, FileNotFoundError, NotADirectoryError
+            The remote program or working directory is missing or unusable.
+        RemoteConnectionError
+            ``ssh`` exited with 255 and the command reported no exit status.
+        """
+        child = self.child
+        if child is None:
+            return
+        self.refresh()
+        markers = self.markers
+        quiet = quiet or child.ended_by_cuprum()
+        lost = markers.exit_code is None and markers.problem is None and child.client_code == 255
+        if markers.exit_code is None and markers.problem is None and markers.pgid is not None:
+            await child.end_remote(self.ctx.cancel_grace)
+        if quiet:
+            return
+        self._raise_problem()
+        if lost:
+            raise RemoteConnectionError(
+                self.destination, bytes(self.tail).decode("utf-8", "replace"),
+                what="lost the connection to",
+            )  # fmt: skip
+
+    def _raise_problem(self) -> None:
+        host, cwd, program = self.destination, self.ctx.cwd, self.cmd.argv[0]
+        match self.markers.problem:
+            case "notfound":
+                raise ProgramNotFoundError(
+                    program, None if "/" in program else self.markers.detail, host=host
+                )
+            case "noexec":
+                raise PermissionError(
+                    errno.EACCES, f"program {program!r} on {host} is not executable", program
+                )
+            case "nocwd":
+                raise FileNotFoundError(
+                    errno.ENOENT, f"working directory {cwd!r} does not exist on {host}", cwd
+                )
+            case "notdir":
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"working directory {cwd!r} on {host} is not a directory", cwd
+                )
+            case "cwdperm":
+                raise PermissionError(
+                    errno.EACCES, f"working directory {cwd!r} on {host} cannot be entered", cwd
+                )
+            case _:
+                return
+
+
+async def acquire_sessions(remotes: Sequence[RemoteStage]) -> None:
+    """Take the sessions a run needs, host by host, in a fixed order.
+
+    Several sessions on one host are taken under the host's `multi_lock`,
+    so two runs never each hold part of what the other waits for.
+
+    Raises
+    ------
+    ValueError
+        A pipeline needs more sessions on one host than it allows.
+    """
+    by_host: dict[int, list[RemoteStage]] = {}
+    for remote in remotes:
+        by_host.setdefault(remote.host.order, []).append(remote)
+    for order in sorted(by_host):
+        group = by_host[order]
+        host = group[0].host
+        if len(group) > host.max_sessions:
+            raise ValueError(
+                f"the pipeline runs {len(group)} stages on {host.destination} at once, "
+                f"more than its max_sessions={host.max_sessions}"
+            )
+        if len(group) == 1:
+            await group[0].acquire()
+            continue
+        async with host.multi_lock:
+            for remote in group:
+                await remote.acquire()
+
+
+def release_sessions(remotes: Sequence[RemoteStage]) -> None:
+    """Give back every session of a run (idempotent)."""
+    for remote in remotes:
+        remote.release()

@@ -1,0 +1,231 @@
+"""The POSIX-sh wrapper that runs a command on a remote host, and its markers.
+
+A remote command travels as one string that the remote user's login shell
+parses: ``exec /bin/sh -c <WRAPPER> cuprum <token> <mode> <grace> <cwd>
+<n-env> <env...> <argv...>``, every element through `shlex.quote`. The
+wrapper (tested under dash and bash):
+
+1. saves the channel's stderr as descriptor 4 and reports its process group
+   there (``pgid``): sshd starts each session with ``setsid()``, and the
+   login shell ``exec``\\ s the wrapper, so ``$$`` is the group's id;
+2. applies the environment (``NAME=value`` sets, a bare ``NAME`` unsets)
+   and the working directory, and finds the program on ``PATH``, reporting
+   ``nocwd``, ``notdir``, ``cwdperm``, ``notfound`` or ``noexec``;
+3. starts a watcher that ends the group (TERM, then KILL after the grace)
+   when the channel goes away. With no stdin given (mode ``l``) the watcher
+   reads the channel's stdin, the *lifeline*, which cuprum keeps open and
+   never writes; the command gets ``/dev/null``. With stdin given (mode
+   ``w``) the watcher writes a heartbeat marker every half second and
+   notices when the write fails;
+4. runs the command as a child (``( exec "$@" )``: no builtins, argv[0]
+   kept), surviving TERM itself (``trap``) so that it can report ``exit``
+   with the status (a death by signal reads as 128+n). After a TERM it
+   leaves a detached ``sleep grace; kill -KILL 0`` behind, so the rest of
+   the group gets the same grace as local children and no more.
+
+Marker lines are ``\\x1ecuprum-<token> <word> [value]\\n`` on stderr. The token
+is random per run, so a command cannot forge them; `MarkerFilter` removes
+them from the stream (wherever they appear: a heartbeat may land in the
+middle of a line the command is writing) before capture, echo and events.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shlex
+import time
+from collections.abc import Mapping, Sequence
+from typing import final
+
+__all__ = ["MarkerFilter", "new_token", "remote_command", "validate_env_name"]
+
+# Kept short: it is sent with every command. `k` writes a marker; `r` is set
+# by a TERM (or HUP, INT) sent to the group; `w` is the watcher's pid.
+WRAPPER = r"""t=$1 m=$2 g=$3 d=$4 n=$5
+shift 5
+exec 4>&2 2>/dev/null
+k() { printf '\036cuprum-%s %s\n' "$t" "$*" >&4; }
+k pgid $$
+while [ "$n" -gt 0 ]; do
+case $1 in
+*=*) eval "${1%%=*}=\${1#*=}; export ${1%%=*}";;
+*) unset "$1";;
+esac
+shift; n=$((n-1))
+done
+if [ -n "$d" ]; then
+[ -e "$d" ] || { k nocwd; exit 127; }
+[ -d "$d" ] || { k notdir; exit 127; }
+CDPATH= cd -P -- "$d" 2>/dev/null || { k cwdperm; exit 126; }
+fi
+case $1 in
+*/*) [ -e "$1" ] || { k notfound; exit 127; }
+if [ -d "$1" ] || [ ! -x "$1" ]; then k noexec; exit 126; fi;;
+*) f= o=; set -f; IFS=:
+for x in $PATH; do
+x=${x:-.}
+if [ -f "$x/$1" ]; then
+if [ -x "$x/$1" ]; then f=1; break; fi; o=1
+fi
+done
+unset IFS; set +f
+if [ -z "$f" ]; then
+if [ -n "$o" ]; then k noexec; exit 126; fi
+k notfound "$PATH"; exit 127
+fi;;
+esac
+r=
+trap 'r=1' TERM HUP INT
+case $m in
+l*) exec 3<&0 0</dev/null
+{ trap '' TERM; while read -r _; do :; done <&3
+kill -TERM 0; sleep "$g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
+w=$!; exec 3<&-;;
+*) { trap '' TERM PIPE; while k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
+kill -TERM 0; sleep "$g" 4>&-; kill -KILL 0; } </dev/null >/dev/null 2>&1 &
+w=$!;;
+esac
+case $m in
+*m) ( exec "$@" ) 2>&1 4>&-;;
+*) ( exec "$@" ) 2>&4 4>&-;;
+esac
+c=$?
+kill -KILL "$w" 2>/dev/null
+if [ -n "$r" ]; then { sleep "$g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- & fi
+k exit "$c"
+exit "$c"
+"""
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_MAX_MARKER = 1 << 16  # longer than any marker the wrapper writes
+
+
+def new_token() -> str:
+    """Return a fresh random token for one run's markers."""
+    return secrets.token_hex(12)
+
+
+def validate_env_name(name: str, host: str) -> None:
+    """Refuse an environment name a POSIX shell cannot set.
+
+    Raises
+    ------
+    ValueError
+        The name does not match ``[A-Za-z_][A-Za-z0-9_]*``.
+    """
+    if not _ENV_NAME.match(name):
+        raise ValueError(
+            f"env: {name!r} cannot be set on {host}: remote variable names must "
+            "match [A-Za-z_][A-Za-z0-9_]*"
+        )
+
+
+def _grace_text(grace: float) -> str:
+    text = f"{grace:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def remote_command(
+    argv: Sequence[str],
+    *,
+    token: str,
+    lifeline: bool,
+    merge_stderr: bool,
+    grace: float,
+    cwd: str | None,
+    env: Mapping[str, str | None] | None,
+) -> str:
+    """Build the string the remote login shell runs: only quoted words.
+
+    ``env`` must already be validated (`validate_env_name`).
+    """
+    mode = ("l" if lifeline else "w") + ("m" if merge_stderr else "")
+    entries = [name if value is None else f"{name}={value}" for name, value in (env or {}).items()]
+    words = [
+        "exec", "/bin/sh", "-c", WRAPPER, "cuprum", token, mode, _grace_text(grace),
+        cwd or "", str(len(entries)), *entries, *argv,
+    ]  # fmt: skip
+    return " ".join(shlex.quote(word) for word in words)
+
+
+@final
+class MarkerFilter:
+    """Remove one run's marker lines from a stderr stream and remember them.
+
+    Attributes
+    ----------
+    pgid : int | None
+        The remote process group, once reported.
+    exit_code : int | None
+        The command's exit status, once reported.
+    exited_at : float | None
+        `time.monotonic()` when the exit marker was read.
+    problem : str | None
+        ``notfound``, ``noexec``, ``nocwd``, ``notdir`` or ``cwdperm``.
+    detail : str | None
+        What came with the problem (the remote ``PATH`` for ``notfound``).
+    """
+
+    __slots__ = ("_held", "_prefix", "detail", "exit_code", "exited_at", "pgid", "problem")
+
+    def __init__(self, token: str) -> None:
+        self._prefix = b"\x1ecuprum-" + token.encode("ascii") + b" "
+        self._held = b""
+        self.pgid: int | None = None
+        self.exit_code: int | None = None
+        self.exited_at: float | None = None
+        self.problem: str | None = None
+        self.detail: str | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        """Take the next bytes of the stream; return them without markers."""
+        buf = self._held + data if self._held else data
+        self._held = b""
+        prefix = self._prefix
+        out: list[bytes] = []
+        pos = 0
+        while True:
+            start = buf.find(prefix, pos)
+            if start < 0:
+                break
+            out.append(buf[pos:start])
+            end = buf.find(b"\n", start)
+            if end < 0:
+                if len(buf) - start > _MAX_MARKER:
+                    out.append(buf[start:])  # not ours after all
+                    pos = len(buf)
+                else:
+                    self._held = buf[start:]
+                    pos = len(buf)
+                break
+            self._parse(buf[start + len(prefix) : end])
+            pos = end + 1
+        if pos < len(buf):
+            tail = buf[pos:]
+            # Hold back an incomplete prefix at the very end.
+            cut = tail.rfind(b"\x1e", max(0, len(tail) - len(prefix) + 1))
+            if cut >= 0 and prefix.startswith(tail[cut:]):
+                self._held = tail[cut:]
+                tail = tail[:cut]
+            out.append(tail)
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """End of stream: return what was held back (it was no marker)."""
+        held, self._held = self._held, b""
+        return held
+
+    def _parse(self, body: bytes) -> None:
+        word, _, value = body.partition(b" ")
+        match word:
+            case b"pgid" if value.isdigit():
+                self.pgid = int(value)
+            case b"exit" if value.isdigit():
+                self.exit_code = int(value)
+                self.exited_at = time.monotonic()
+            case b"notfound" | b"noexec" | b"nocwd" | b"notdir" | b"cwdperm":
+                self.problem = word.decode()
+                self.detail = value.decode("utf-8", "replace") or None
+            case _:
+                pass  # the heartbeat, or a word of a newer wrapper
