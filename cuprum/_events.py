@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -110,6 +111,32 @@ class ExecEvent:
     bytes_out: int | None = None
     host: str | None = None
     remote_pgid: int | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """How the run ended, for its last event; None for earlier events.
+
+        Returns
+        -------
+        str | None
+            ``"ok"``, ``"failed"``, ``"timeout"`` or ``"cancelled"``. An
+            ``exit`` event is ``"ok"`` when `ok` is true (an ok code, or a
+            non-last stage ended by SIGPIPE).
+        """
+        match self.phase:
+            case EventPhase.TIMEOUT:
+                return "timeout"
+            case EventPhase.CANCEL:
+                return "cancelled"
+            case EventPhase.EXIT:
+                if self.ok is not None:
+                    return "ok" if self.ok else "failed"
+                # An event made without `ok` (by hand): judge by the code.
+                code = self.exit_code
+                excused = code == -signal.SIGPIPE and self.bytes_out is not None
+                return "ok" if code == 0 or excused else "failed"
+            case _:
+                return None
 
 
 Listener = Callable[[ExecEvent], None | Awaitable[None]]

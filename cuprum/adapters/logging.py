@@ -40,7 +40,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import signal
 from typing import TYPE_CHECKING, Any, final
 
 from cuprum import EventPhase, ExecEvent, sh
@@ -49,24 +48,6 @@ if TYPE_CHECKING:
     from cuprum import HookHandle
 
 __all__ = ["LoggingListener", "install"]
-
-_SIGPIPE = -signal.SIGPIPE
-_FINAL = frozenset({EventPhase.EXIT, EventPhase.TIMEOUT, EventPhase.CANCEL})
-
-
-def _outcome(event: ExecEvent) -> str:
-    """Classify a final event as ``ok``, ``failed``, ``timeout`` or ``cancelled``."""
-    if event.phase is EventPhase.TIMEOUT:
-        return "timeout"
-    if event.phase is EventPhase.CANCEL:
-        return "cancelled"
-    ok: bool | None = getattr(event, "ok", None)  # a core that reports ok_codes
-    if ok is not None:
-        return "ok" if ok else "failed"
-    code = event.exit_code
-    # A non-last pipeline stage ended by SIGPIPE is not a failure.
-    excused = code == _SIGPIPE and event.bytes_out is not None
-    return "ok" if code == 0 or excused else "failed"
 
 
 @final
@@ -115,9 +96,9 @@ class LoggingListener:
                     extra=_extra(event),
                 )
             return
-        if event.phase not in _FINAL:
+        outcome = event.outcome
+        if outcome is None:
             return
-        outcome = _outcome(event)
         level = self.failure_level if outcome in ("failed", "timeout") else self.level
         if not self.logger.isEnabledFor(level):
             return

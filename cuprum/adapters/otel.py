@@ -35,7 +35,6 @@ Examples
 from __future__ import annotations
 
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, final
@@ -57,23 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OtelListener", "install"]
 
-_SIGPIPE = -signal.SIGPIPE
 _FINAL = frozenset({EventPhase.EXIT, EventPhase.TIMEOUT, EventPhase.CANCEL})
-
-
-def _outcome(event: ExecEvent) -> str:
-    """Classify a final event as ``ok``, ``failed``, ``timeout`` or ``cancelled``."""
-    if event.phase is EventPhase.TIMEOUT:
-        return "timeout"
-    if event.phase is EventPhase.CANCEL:
-        return "cancelled"
-    ok: bool | None = getattr(event, "ok", None)  # a core that reports ok_codes
-    if ok is not None:
-        return "ok" if ok else "failed"
-    code = event.exit_code
-    # A non-last pipeline stage ended by SIGPIPE is not a failure.
-    excused = code == _SIGPIPE and event.bytes_out is not None
-    return "ok" if code == 0 or excused else "failed"
 
 
 def _describe(event: ExecEvent, outcome: str) -> str:
@@ -177,7 +160,7 @@ class OtelListener:
 
     def _close(self, span: Span, event: ExecEvent, end: int) -> None:
         del self._spans[event.run_id]
-        outcome = _outcome(event)
+        outcome = event.outcome or "failed"  # only final events are closed
         span.set_attribute("cuprum.outcome", outcome)
         if event.exit_code is not None:
             span.set_attribute("process.exit.code", event.exit_code)

@@ -30,7 +30,6 @@ Examples
 
 from __future__ import annotations
 
-import signal
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ except ImportError as exc:
         "install it with `pip install cuprum[prometheus]`"
     ) from exc
 
-from cuprum import EventPhase, ExecEvent, sh
+from cuprum import ExecEvent, sh
 
 if TYPE_CHECKING:
     from cuprum import HookHandle
@@ -55,24 +54,6 @@ DURATION_BUCKETS: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
 )  # fmt: skip
 """Default histogram buckets, in seconds: subprocesses run from ms to minutes."""
-
-_SIGPIPE = -signal.SIGPIPE
-_FINAL = frozenset({EventPhase.EXIT, EventPhase.TIMEOUT, EventPhase.CANCEL})
-
-
-def _outcome(event: ExecEvent) -> str:
-    """Classify a final event as ``ok``, ``failed``, ``timeout`` or ``cancelled``."""
-    if event.phase is EventPhase.TIMEOUT:
-        return "timeout"
-    if event.phase is EventPhase.CANCEL:
-        return "cancelled"
-    ok: bool | None = getattr(event, "ok", None)  # a core that reports ok_codes
-    if ok is not None:
-        return "ok" if ok else "failed"
-    code = event.exit_code
-    # A non-last pipeline stage ended by SIGPIPE is not a failure.
-    excused = code == _SIGPIPE and event.bytes_out is not None
-    return "ok" if code == 0 or excused else "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +157,11 @@ class PrometheusListener:
 
     def __call__(self, event: ExecEvent) -> None:
         """Record ``event`` if it ends a run; ignore the others."""
-        if event.phase not in _FINAL:
+        outcome = event.outcome
+        if outcome is None:
             return
         host = event.host or ""
-        self.runs.labels(host=host, program=event.program, outcome=_outcome(event)).inc()
+        self.runs.labels(host=host, program=event.program, outcome=outcome).inc()
         if event.duration is not None:
             self.duration.labels(host=host, program=event.program).observe(event.duration)
         if event.bytes_out is not None:

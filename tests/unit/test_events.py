@@ -25,6 +25,7 @@ from cuprum import (
     SLEEP,
     TR,
     TRUE,
+    YES,
     CommandFailed,
     CommandResult,
     EventPhase,
@@ -189,6 +190,21 @@ async def test_bytes_out_counts_what_was_pumped_before_downstream_left(
     assert first.bytes_out == 1000
 
 
+async def test_exit_outcome_follows_ok_codes_and_excused_sigpipe(
+    anyio_backend: str, stream_backend: str
+) -> None:
+    events: list[ExecEvent] = []
+    with sh.observe(events.append):
+        await sh.make(TRUE)().run()
+        await sh.make(FALSE)().run()
+        await sh.make(FALSE)().with_ok_codes([1]).run()
+        await (sh.make(YES)() | sh.make(HEAD)("-n", "1")).run()
+    finals = [(e.program, e.exit_code, e.outcome) for e in events if e.outcome is not None]
+    assert finals[:3] == [("true", 0, "ok"), ("false", 1, "failed"), ("false", 1, "ok")]
+    # `yes` is excused: it died of SIGPIPE because its reader finished.
+    assert sorted(finals[3:]) == [("head", 0, "ok"), ("yes", -signal.SIGPIPE, "ok")]
+
+
 async def test_timeout_ends_with_one_timeout_event(anyio_backend: str) -> None:
     events: list[ExecEvent] = []
     with sh.observe(events.append), pytest.raises(TimeoutExpired):
@@ -196,6 +212,7 @@ async def test_timeout_ends_with_one_timeout_event(anyio_backend: str) -> None:
     assert_well_formed(events)
     assert [e.phase for e in events] == ["plan", "start", "stdout", "timeout"]
     assert events[-1].exit_code == -signal.SIGTERM
+    assert [e.outcome for e in events] == [None, None, None, "timeout"]
     assert events[-1].duration is not None
     assert events[-1].duration >= 0.4
 
@@ -224,6 +241,7 @@ async def test_cancel_ends_with_one_cancel_event(
     assert_well_formed(events)
     assert [e.phase for e in events] == ["plan", "start", "stdout", "cancel"]
     assert events[-1].exit_code == -signal.SIGTERM
+    assert [e.outcome for e in events] == [None, None, None, "cancelled"]
 
 
 async def test_cancelled_pipeline_ends_every_stage_with_a_cancel_event(

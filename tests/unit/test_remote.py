@@ -892,7 +892,7 @@ async def test_non_posix_login_shell_is_refused(sshd_server: SshServer) -> None:
 
 # Examples that need an sshd are fenced as `python remote`: test_docs.py
 # skips them, and they run here against the suite's sshd.
-GUIDES = [ROOT / "docs" / "_fragments" / "remote.md", ROOT / "docs" / "users-guide.md"]
+GUIDES = [ROOT / "docs" / "users-guide.md"]
 FENCE = re.compile(r"^```python remote\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
