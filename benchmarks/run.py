@@ -20,6 +20,13 @@ taken as the median of the per-pair ratios (each candidate sample against
 the reference sample measured right after it), which cancels out most of the
 slow drift of a shared machine. Work never runs in parallel with other work
 of this script (the machine has 2 cores).
+
+Remote rows (section 7) start a private sshd on 127.0.0.1 with
+``tests/remote_fixtures.run_sshd`` and connect to it with
+``cuprum.remote.SSHHost`` (one ControlMaster per sample, its connect time
+reported apart). They compare the same work with and without ``.on(host)``
+and report remote / local; without ``/usr/sbin/sshd`` they are skipped with
+the reason. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -41,7 +49,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +58,7 @@ from typing import Any
 import anyio
 
 import cuprum
-from cuprum import CAT, TRUE, WC, sh
+from cuprum import CAT, SHA256SUM, TRUE, WC, sh
 from cuprum._backend import extension_available, splice_available
 from cuprum._pump import active_rust_calls
 from cuprum.streams import clear_backend_cache
@@ -207,6 +215,7 @@ class Row:
 
     def as_json(self) -> dict[str, Any]:
         ref = self.ref_samples or []
+        rated = bool(self.samples) and self.unit != "bytes"
         return {
             "scenario": self.scenario,
             "label": self.label,
@@ -215,8 +224,8 @@ class Row:
             "samples": self.samples,
             "min": min(self.samples) if self.samples else None,
             "median": median(self.samples) if self.samples else None,
-            "best_value": self.value(min(self.samples)) if self.unit != "bytes" else None,
-            "median_value": self.value(median(self.samples)) if self.unit != "bytes" else None,
+            "best_value": self.value(min(self.samples)) if rated else None,
+            "median_value": self.value(median(self.samples)) if rated else None,
             "reference": self.ref_label,
             "reference_samples": ref,
             "reference_min": min(ref) if ref else None,
@@ -802,6 +811,314 @@ def bench_cancel(
 
 
 # --------------------------------------------------------------------------
+# 7. remote hosts on a loopback sshd
+
+
+REMOTE_LOOPS = ("asyncio", "trio")
+# What sshd puts in a session's environment (besides SSH_*): the login shell
+# sees the same, so `bash` reads ~/.bashrc here exactly as it does under sshd.
+SSHD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def p90(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def flat(batches: list[list[float]]) -> list[float]:
+    return [seconds for batch in batches for seconds in batch]
+
+
+@dataclass
+class Versus:
+    """A remote run and the same run done locally, sampled alternately.
+
+    A sample is a list of seconds: one per command (latency) or one per run
+    (throughput).
+    """
+
+    label: str
+    remote: Callable[[], list[float]]
+    local: Callable[[], list[float]]
+    remote_samples: list[list[float]] = field(default_factory=list)
+    local_samples: list[list[float]] = field(default_factory=list)
+
+    def time_ratios(self) -> list[float]:
+        """Remote / local time, per round (medians of the two samples)."""
+        return [
+            median(r) / median(lo)
+            for r, lo in zip(self.remote_samples, self.local_samples, strict=True)
+        ]
+
+
+def alternate(title: str, pairs: list[Versus], rounds: int) -> None:
+    """Like `interleave`: remote, then local, rotating the pairs every round."""
+    total = rounds * len(pairs)
+    done = 0
+    for r in range(rounds):
+        shift = r % len(pairs)
+        for pair in pairs[shift:] + pairs[:shift]:
+            done += 1
+            gc.collect()
+            remote = pair.remote()
+            gc.collect()
+            local = pair.local()
+            pair.remote_samples.append(remote)
+            pair.local_samples.append(local)
+            rem, loc = median(remote), median(local)
+            log(
+                f"  [{title} {done:>3}/{total}] {pair.label:<34} remote {fmt_time(rem):>9}"
+                f"   local {fmt_time(loc):>9}   time x{rem / loc:.2f}"
+            )
+
+
+def remote_unavailable() -> str | None:
+    """Why the remote rows cannot run here (None: they can)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        from tests import remote_fixtures
+    except ImportError as exc:  # pytest missing: not the dev environment
+        return f"cannot import tests/remote_fixtures.py ({exc})"
+    return remote_fixtures._missing_reason()  # pyright: ignore[reportPrivateUsage]
+
+
+def login_shell_versus(count: int) -> Versus:
+    """The user's login shell running `true` as sshd starts it, vs without rc files.
+
+    sshd runs a command as ``<login shell> -c <command>`` with ``SSH_CLIENT``
+    set, and bash then reads ``~/.bashrc`` even though it is not
+    interactive; without ``SSH_CLIENT`` it reads nothing.
+    """
+    import pwd
+
+    entry = pwd.getpwuid(os.getuid())
+    shell = entry.pw_shell or "/bin/sh"
+    base = {
+        "HOME": entry.pw_dir,
+        "USER": entry.pw_name,
+        "LOGNAME": entry.pw_name,
+        "SHELL": shell,
+        "PATH": SSHD_PATH,
+    }
+    as_sshd = {
+        **base,
+        "SSH_CLIENT": "127.0.0.1 50000 22",
+        "SSH_CONNECTION": "127.0.0.1 50000 127.0.0.1 22",
+    }
+
+    def runs(env: dict[str, str]) -> list[float]:
+        times: list[float] = []
+        for _ in range(count):
+            start = time.perf_counter()
+            subprocess.run(
+                [shell, "-c", "true"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=True,
+                cwd=entry.pw_dir,
+            )
+            times.append(time.perf_counter() - start)
+        return times
+
+    name = Path(shell).name
+    return Versus(f"login shell: {name} -c true", lambda: runs(as_sshd), lambda: runs(base))
+
+
+def bench_remote(
+    payloads: Payloads,
+    *,
+    count: int,
+    latency_rounds: int,
+    size: int,
+    trip_rounds: int,
+    shell_runs: int,
+    loops: tuple[str, ...] = REMOTE_LOOPS,
+    backends: tuple[str, ...] = BACKENDS,
+) -> list[Row]:
+    """Latency of `true` and a round trip through remote `cat`, each vs local.
+
+    Every remote sample is a fresh ``anyio.run`` that connects an `SSHHost`
+    (its own ControlMaster, timed apart as "connect") and then times the
+    commands only. The local sample is the same work without ``.on(host)``.
+    """
+    log(f"\nremote: loopback sshd, `true` x {count} per sample and {size_name(size)} round trip")
+    reason = remote_unavailable()
+    if reason is not None:
+        log(f"  skipped: {reason}")
+        return [Row("remote", "skipped", "s", [], extra={"kind": "skipped", "reason": reason})]
+    from cuprum.remote import SSHHost
+    from tests.remote_fixtures import ALIAS, run_sshd
+
+    path = payloads.random(size)
+    rows: list[Row] = []
+    connects: list[float] = []
+    with contextlib.ExitStack() as stack:
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cuprum-sshd-")))
+        try:
+            server = stack.enter_context(run_sshd(directory))
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            reason = f"the loopback sshd did not start: {exc}"
+            log(f"  skipped: {reason}")
+            return [Row("remote", "skipped", "s", [], extra={"kind": "skipped", "reason": reason})]
+        log(f"  sshd on 127.0.0.1:{server.port} (pid {server.pid}), config {server.config}")
+
+        def on_host(
+            loop: str, backend: str, body: Callable[[SSHHost | None], Awaitable[list[float]]]
+        ) -> list[float]:
+            async def go() -> list[float]:
+                start = time.perf_counter()
+                async with SSHHost(ALIAS, config_file=server.config) as host:
+                    connects.append(time.perf_counter() - start)
+                    return await body(host)
+
+            use_backend(backend)
+            return loop_run(loop, go)
+
+        def local(
+            loop: str, backend: str, body: Callable[[None], Awaitable[list[float]]]
+        ) -> list[float]:
+            use_backend(backend)
+            return loop_run(loop, lambda: body(None))
+
+        async def true_batch(host: SSHHost | None) -> list[float]:
+            cmd = sh.make(TRUE)()
+            cmd = cmd if host is None else cmd.on(host)
+            check((await cmd.run()).ok, "true failed")  # warm-up, not timed
+            times: list[float] = []
+            for _ in range(count):
+                start = time.perf_counter()
+                result = await cmd.run()
+                times.append(time.perf_counter() - start)
+                check(result.ok, f"true failed: {result!r}")
+            return times
+
+        def round_trip(host: SSHHost | None, last: cuprum.SafeCmd) -> cuprum.Pipeline:
+            cat = sh.make(CAT)
+            return cat(str(path)) | (cat() if host is None else cat().on(host)) | last
+
+        async def trip(host: SSHHost | None) -> list[float]:
+            pipe = round_trip(host, sh.make(WC)("-c"))
+            start = time.perf_counter()
+            result = await pipe.run()
+            seconds = time.perf_counter() - start
+            check(result.ok and int(result.stdout or "-1") == size, f"bad round trip {result!r}")
+            return [seconds]
+
+        # Once, untimed: the bytes come back unchanged.
+        async def digest(host: SSHHost | None) -> list[float]:
+            result = await round_trip(host, sh.make(SHA256SUM)()).run(check=True)
+            check((result.stdout or "").split()[0] == want, "round trip changed the bytes")
+            return []
+
+        sha = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(4 * MiB):
+                sha.update(chunk)
+        want = sha.hexdigest()
+        on_host("asyncio", BACKENDS[-1], digest)
+        log(f"  {size_name(size)} came back unchanged (sha256 {want[:16]}...)")
+        connects.clear()
+
+        variants = [(loop, backend) for loop in loops for backend in backends]
+        latency = [
+            Versus(
+                f"`true` {lp}/{b}",
+                lambda lp=lp, b=b: on_host(lp, b, true_batch),
+                lambda lp=lp, b=b: local(lp, b, true_batch),
+            )
+            for lp, b in variants
+        ]
+        shell = login_shell_versus(shell_runs)
+        alternate("remote true", [*latency, shell], latency_rounds)
+        trips = [
+            Versus(
+                f"{size_name(size)} round trip {lp}/{b}",
+                lambda lp=lp, b=b: on_host(lp, b, trip),
+                lambda lp=lp, b=b: local(lp, b, trip),
+            )
+            for lp, b in variants
+        ]
+        alternate(f"remote {size_name(size)}", trips, trip_rounds)
+
+    for pair, (loop, backend) in zip(latency, variants, strict=True):
+        remote, local_times = flat(pair.remote_samples), flat(pair.local_samples)
+        rows.append(
+            Row(
+                scenario="remote",
+                label=f"`true` sequential {loop}/{backend}",
+                unit="s",
+                samples=remote,
+                ref_label="same command, local",
+                ref_samples=local_times,
+                ratio=median(pair.time_ratios()),
+                extra={
+                    "kind": "latency",
+                    "ratio_is": "remote / local (median time, per round)",
+                    "p90": p90(remote),
+                    "ref_p90": p90(local_times),
+                    "commands_per_sample": count,
+                    "loop": loop,
+                    "backend": backend,
+                },
+            )
+        )
+    shell_with, shell_without = flat(shell.remote_samples), flat(shell.local_samples)
+    rows.append(
+        Row(
+            scenario="remote",
+            label=shell.label + " (as sshd)",
+            unit="s",
+            samples=shell_with,
+            ref_label="same without SSH_CLIENT (no rc file)",
+            ref_samples=shell_without,
+            ratio=median(shell.time_ratios()),
+            target="(info)",
+            extra={
+                "kind": "shell",
+                "ratio_is": "as sshd / without rc files",
+                "p90": p90(shell_with),
+                "ref_p90": p90(shell_without),
+            },
+        )
+    )
+    rows.append(
+        Row(
+            scenario="remote",
+            label="SSHHost connect (master + shell probe)",
+            unit="s",
+            samples=list(connects),
+            target="(info)",
+            extra={"kind": "connect", "p90": p90(connects)},
+        )
+    )
+    for pair, (loop, backend) in zip(trips, variants, strict=True):
+        rows.append(
+            Row(
+                scenario="remote",
+                label=f"{size_name(size)} round trip {loop}/{backend}",
+                unit="MB/s",
+                samples=flat(pair.remote_samples),
+                per=size,
+                ref_label="cat F | cat | wc -c, local",
+                ref_samples=flat(pair.local_samples),
+                # MB/s remote / MB/s local = local time / remote time.
+                ratio=median([1 / x for x in pair.time_ratios()]),
+                extra={
+                    "kind": "throughput",
+                    "ratio_is": "remote MB/s / local MB/s (per round)",
+                    "payload": size,
+                    "loop": loop,
+                    "backend": backend,
+                },
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------
 # report
 
 
@@ -814,6 +1131,7 @@ def table(rows: list[Row]) -> str:
         "lines": "4. Line events, no-op listener (ref: subprocess.run + splitlines)",
         "rss": "5. Peak RSS growth during a pipeline, capture=False",
         "cancel": "6. Cancelled pump: time from cancel",
+        "remote": "7. Remote host (loopback sshd, cuprum.remote.SSHHost) vs the same run locally",
     }
     for scenario, title in sections.items():
         group = [r for r in rows if r.scenario == scenario]
@@ -828,6 +1146,9 @@ def table(rows: list[Row]) -> str:
                     f"  {r.label:<30} {base / MiB:>9.1f} MiB {r.samples[0] / MiB:>8.2f} MiB"
                     f"   {r.target} {mark(r.ok)}"
                 )
+            continue
+        if scenario == "remote":
+            out.extend(remote_table(group))
             continue
         if scenario == "cancel":
             out.append(f"  {'run':<36} {'min':>9} {'median':>9} {'max':>9}   target")
@@ -866,6 +1187,52 @@ def table(rows: list[Row]) -> str:
                 f"   {r.target} {mark(r.ok)}{note}"
             )
     return "\n".join(out)
+
+
+def remote_table(group: list[Row]) -> list[str]:
+    """Section 7: latency (median, p90) and round-trip throughput, remote / local."""
+    out: list[str] = []
+    for r in group:
+        if r.extra["kind"] == "skipped":
+            out.append(f"  skipped: {r.extra['reason']}")
+    timed = [r for r in group if r.extra["kind"] in ("latency", "shell", "connect")]
+    if timed:
+        out.append(
+            f"  {'run (per command)':<40} {'median':>10} {'p90':>10}"
+            f" {'local median':>13} {'local p90':>10} {'remote/local':>13}"
+        )
+    for r in timed:
+        ref = r.ref_samples or []
+        local = (
+            f"{fmt_time(median(ref)):>13} {fmt_time(r.extra['ref_p90']):>10}"
+            if ref
+            else f"{'':>13} {'':>10}"
+        )
+        ratio = f"{r.ratio:,.1f}x" if r.ratio is not None else ""
+        out.append(
+            f"  {r.label:<40} {fmt_time(median(r.samples)):>10} {fmt_time(r.extra['p90']):>10}"
+            f" {local} {ratio:>13}   {r.target}".rstrip()
+        )
+    if any(r.extra["kind"] == "shell" for r in timed):
+        out.append(
+            "  (login shell row: `<shell> -c true` with sshd's SSH_CLIENT, which makes bash read"
+            " ~/.bashrc; 'local' is the same without it)"
+        )
+    trips = [r for r in group if r.extra["kind"] == "throughput"]
+    if trips:
+        out.append(
+            f"  {'run (written and read back)':<40} {'best':>10} {'median':>10}"
+            f" {'local median':>13} {'':>10} {'remote/local':>13}"
+        )
+    for r in trips:
+        local = fmt_rate(r.value(median(r.ref_samples or [float("nan")])), r.unit)
+        ratio = f"{r.ratio:.2f}x" if r.ratio is not None else ""
+        out.append(
+            f"  {r.label:<40} {fmt_rate(r.value(min(r.samples)), r.unit):>10}"
+            f" {fmt_rate(r.value(median(r.samples)), r.unit):>10} {local:>13} {'':>10}"
+            f" {ratio:>13}"
+        )
+    return out
 
 
 def summary(rows: list[Row]) -> str:
@@ -961,7 +1328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short run (under a minute)")
     parser.add_argument(
         "--only",
-        default="pipeline,capture,spawn,lines,rss,cancel",
+        default="pipeline,capture,spawn,lines,rss,cancel,remote",
         help="comma-separated scenarios to run",
     )
     parser.add_argument(
@@ -1024,6 +1391,26 @@ def main(argv: list[str] | None = None) -> int:
                     rows += bench_cancel(3, backends=("rust",))
                 else:
                     rows += bench_cancel(10)
+            if "remote" in only:
+                if quick:
+                    rows += bench_remote(
+                        payloads,
+                        count=8,
+                        latency_rounds=1,
+                        size=64 * MiB,
+                        trip_rounds=1,
+                        shell_runs=3,
+                        backends=BACKENDS[-1:],
+                    )
+                else:
+                    rows += bench_remote(
+                        payloads,
+                        count=10,
+                        latency_rounds=4,
+                        size=256 * MiB,
+                        trip_rounds=3,
+                        shell_runs=10,
+                    )
     finally:
         payloads.cleanup()
         if old_backend is None:

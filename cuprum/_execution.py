@@ -171,6 +171,7 @@ class Run:
         self.fds = FdSet()
         self.timed_out = False
         self.started = time.monotonic()
+        self.waited = 0.0  # seconds spent waiting for remote sessions
         self.remaining = len(stages)
         self.all_done = anyio.Event()
         self.tg: TaskGroup | None = None
@@ -182,7 +183,8 @@ class Run:
 
     async def execute(self) -> PipelineResult:
         try:
-            await acquire_sessions(self.remotes)
+            if self.remotes and not await self._take_sessions():
+                return self.outcome()
             start_io(self)  # opens descriptors and describes the I/O tasks
             for stage in self.stages:
                 stage.start(stdin=stage.fd_in, stdout=stage.fd_out, stderr=stage.fd_err)
@@ -202,6 +204,29 @@ class Run:
             release_sessions(self.remotes)
         return self.outcome()
 
+    async def _take_sessions(self) -> bool:
+        """Take the remote sessions within the run's timeout; False if it expired.
+
+        The time spent waiting counts against the timeout. When it expires
+        nothing was spawned: every stage gets an empty result and a
+        ``timeout`` event.
+        """
+        limit = math.inf if self.timeout is None else self.timeout
+        with anyio.move_on_after(limit) as scope:
+            await acquire_sessions(self.remotes)
+        if not scope.cancelled_caught:
+            self.waited = time.monotonic() - self.started
+            return True
+        release_sessions(self.remotes)
+        self.timed_out = True
+        for stage in self.stages:
+            stage.result = stage.build_result(
+                self.options.encoding, self.options.errors, last=stage is self.stages[-1]
+            )
+        if self.observers.listening:
+            await self.final_events(EventPhase.TIMEOUT, every_stage=True)
+        return False
+
     async def _supervise(self) -> None:
         try:
             async with anyio.create_task_group() as tg:
@@ -216,7 +241,8 @@ class Run:
                     tg.start_soon(self._watch, stage)
                 deadline = anyio.CancelScope()
                 if self.timeout is not None:
-                    tg.start_soon(self._deadline, deadline, self.timeout)
+                    left = max(0.0, self.timeout - self.waited)
+                    tg.start_soon(self._deadline, deadline, left)
                 try:
                     await self.all_done.wait()
                 except BaseException:

@@ -289,16 +289,22 @@ def start_io(run: Run) -> None:
         source, upstream.fd_out = fds.reader(large=True)
         sink, downstream.fd_in = fds.writer(large=True)
         task = _pump_task(run, upstream, source, sink)
+        if upstream.remote is not None:
+            upstream.remote.stdout_source = source
         upstream.io.append(task)
         downstream.inbound = task
 
     if options.pipe_stdout:
         run.user_stdout, last.fd_out = fds.reader(large=True, track=False)
+        if last.remote is not None:
+            last.remote.stdout_source = run.user_stdout
     elif options.stdout is not None and options.stdout != "stdout":
         last.fd_out = _output_fd(fds, options.stdout, options.append)
     elif options.capture or options.echo:
         stream, last.fd_out = fds.reader(large=True)
         last.io.append(_reader_task(run, last, stream, "stdout"))
+        if last.remote is not None:
+            last.remote.stdout_source = stream
     else:
         last.fd_out = fds.devnull(write=True)
 

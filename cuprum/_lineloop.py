@@ -15,6 +15,7 @@ from ._capture import Capture, LineSplitter
 from ._events import EventPhase
 from ._execution import Run, Stage
 from ._fdstream import FdReceiveStream, make_pipe
+from ._remote_child import RemoteChild
 from ._remote_stage import acquire_sessions, release_sessions
 from ._results import CommandResult, PipelineResult
 
@@ -40,6 +41,7 @@ class LineLoop:
         self.fds: list[int] = []
         self.lifelines: list[int] = []
         self.exited_at: float | None = None
+        self.idle_since: float | None = None  # set once the groups were ended
 
     async def _stdin_fd(self, stdin: object) -> int:
         first = self.run.stages[0].remote
@@ -106,6 +108,8 @@ class LineLoop:
     async def next_batch(self, deadline: float) -> list[str] | None:
         """Return the next lines (maybe none yet), or None at end of output."""
         assert self.stdout is not None
+        if self.idle_since is not None:
+            self.idle_since = time.monotonic()  # the caller's time is not idle time
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -113,8 +117,13 @@ class LineLoop:
             if self.exited_at is None and self._all_exited():
                 self.exited_at = now
             if self.exited_at is not None and now - self.exited_at > self.run.grace:
-                await self._end_groups()
-                return None
+                if self.idle_since is None:
+                    # What still holds the pipe gets ended; what it wrote
+                    # before is read to the end below, however slow the caller.
+                    await self._end_groups()
+                    self.idle_since = time.monotonic()
+                elif now - self.idle_since > self.run.grace:
+                    return None  # a writer outside the groups: stop waiting
             with anyio.move_on_after(min(_POLL, deadline - now)):
                 try:
                     data = await self.stdout.receive()
@@ -161,8 +170,13 @@ class LineLoop:
 
     async def _end_groups(self) -> None:
         for stage in self.run.stages:
-            if stage.child is not None:
-                await stage.child.end_group(stage.ctx.cancel_grace)
+            child = stage.child
+            if isinstance(child, RemoteChild):
+                # Only the remote group: the local client may still be
+                # delivering output this loop has not read yet.
+                await child.end_remote(stage.ctx.cancel_grace)
+            elif child is not None:
+                await child.end_group(stage.ctx.cancel_grace)
 
     async def stop(self) -> None:
         """Close stdout, terminate what still runs and reap it (call shielded)."""

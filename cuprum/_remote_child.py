@@ -223,9 +223,33 @@ class RemoteChild:
         if self._client.poll() is None or self._stage.markers.exit_code is None:
             await self.end_remote(grace)
         if self._client.poll() is None:
+            await self._await_delivery(grace)
+        if self._client.poll() is None:
             await self._client.terminate(grace)
         else:
             await self._client.end_group(grace)
+
+    async def _await_delivery(self, grace: float) -> None:
+        """Let the master deliver what the command wrote, while it makes progress.
+
+        The client exits once the master has written the session's last
+        byte to cuprum's pipes; ending it earlier drops the rest. So as
+        long as output waits for a slow reader in cuprum's pipe, or the
+        master keeps writing, this waits; after ``grace`` without either
+        (a writer outside the remote group holds the channel), it returns.
+        """
+        stage = self._stage
+        master = stage.host
+        written = master.bytes_written()
+        quiet_since = time.monotonic()
+        while self._client.poll() is None:
+            now = time.monotonic()
+            latest = master.bytes_written()
+            if latest != written or stage.stdout_pending():
+                written, quiet_since = latest, now
+            elif now - quiet_since >= grace:
+                return
+            await anyio.sleep(_POLL)
 
     def close(self) -> None:
         """Release the client's pidfd and the stage's session."""

@@ -9,6 +9,7 @@ from typing import Literal, Self, final
 
 import anyio
 
+from ._errors import RemoteConnectionError
 from ._remote_master import Master
 from ._remote_ssh import check_destination, check_options
 
@@ -183,10 +184,14 @@ def master_of(host: object) -> Master:
         ``host`` is not an `SSHHost`.
     RuntimeError
         The host is not connected (outside ``async with host``).
+    RemoteConnectionError
+        The connection's master has died.
     """
     if not isinstance(host, SSHHost):
         raise TypeError(f"host must be a cuprum.remote.SSHHost, got {type(host).__name__}")
     master = host._master  # pyright: ignore[reportPrivateUsage] - this module owns SSHHost
-    if master is None or not master.running:
+    if master is None:
         raise RuntimeError(f"{host!r} is not connected: run commands inside `async with host:`")
+    if not master.running:
+        raise RemoteConnectionError(host.destination, master.why_stopped(), what="no connection to")
     return master

@@ -68,11 +68,43 @@ class Master:
         self.socket: str | None = None
         self._child: Child | None = None
         self._err: IO[bytes] | None = None
+        self._closing = False
 
     @property
     def running(self) -> bool:
-        """True between a successful `start` and `stop`."""
-        return self.socket is not None and self._child is not None
+        """True between a successful `start` and `stop`, while the master lives."""
+        child = self._child
+        return (
+            not self._closing
+            and self.socket is not None
+            and child is not None
+            and child.poll() is None
+        )
+
+    def bytes_written(self) -> int | None:
+        """Bytes the master has written so far (Linux ``/proc``), else None.
+
+        The engine uses it as a sign of life: the master delivers a
+        session's output to cuprum's pipes after the client was told the
+        exit status.
+        """
+        child = self._child
+        if child is None:
+            return None
+        try:
+            with open(f"/proc/{child.pid}/io", "rb") as io:
+                for line in io:
+                    if line.startswith(b"wchar:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
+    def why_stopped(self) -> str:
+        """Say why `running` is false, for an error message."""
+        if self.socket is None or self._closing:
+            return "the SSHHost is not connected (its `async with` block ended)"
+        return f"the ControlMaster exited\n{self._stderr()}"
 
     async def start(self) -> None:
         """Start the master, wait until it answers, probe the login shell.
@@ -144,7 +176,7 @@ class Master:
             if names:
                 path = os.path.join(directory, names[0])
                 code, _, _ = await call_ssh(
-                    [self.ssh, "-S", path, "-O", "check", "--", self.destination],
+                    [self.ssh, "-S", path, "-O", "check", *self.common, "--", self.destination],
                     self.ssh, CONTROL_TIMEOUT,
                 )  # fmt: skip
                 if code == 0:
@@ -172,12 +204,15 @@ class Master:
         )
 
     async def stop(self) -> None:
+        """Stop the master (``-O exit``, then SIGTERM/SIGKILL) and remove its directory."""
+        self._closing = True  # no new client from now on
         master = self._child
         try:
             if master is not None:
                 if master.returncode is None and self.socket is not None:
                     await call_ssh(
-                        [self.ssh, "-S", self.socket, "-O", "exit", "--", self.destination],
+                        [self.ssh, "-S", self.socket, "-O", "exit", *self.common,
+                         "--", self.destination],
                         self.ssh, CONTROL_TIMEOUT,
                     )  # fmt: skip
                     with anyio.move_on_after(1.0):
@@ -219,18 +254,24 @@ class Master:
         """
         key = (signame, pgid)
         self._pending.setdefault(signame, set()).add(pgid)
-        async with self._control:
-            if key in self._sent:
-                return self._sent.pop(key)
-            groups = self._pending.pop(signame, set())
-            delivered = False
-            if groups and self.running:
-                targets = " ".join(f"-{group}" for group in sorted(groups))
-                code, _, _ = await call_ssh(
-                    self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
-                    self.ssh, CONTROL_TIMEOUT,
-                )  # fmt: skip
-                delivered = code == 0
-            for group in groups:
-                self._sent[signame, group] = delivered
-            return self._sent.pop(key, delivered)
+        try:
+            async with self._control:
+                if key in self._sent:
+                    return self._sent.pop(key)
+                groups = self._pending.pop(signame, set())
+                delivered = False
+                if groups and self.running:
+                    targets = " ".join(f"-{group}" for group in sorted(groups))
+                    code, _, _ = await call_ssh(
+                        self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
+                        self.ssh, CONTROL_TIMEOUT,
+                    )  # fmt: skip
+                    delivered = code == 0
+                for group in groups:
+                    self._sent[signame, group] = delivered
+                return self._sent.pop(key, delivered)
+        finally:
+            # A caller cancelled while it waited leaves nothing behind: a
+            # stale group id must never be signalled later (ids are reused).
+            self._pending.get(signame, set()).discard(pgid)
+            self._sent.pop(key, None)

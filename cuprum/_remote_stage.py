@@ -12,7 +12,10 @@ is gone.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import sys
+import termios
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, final
 
@@ -54,6 +57,7 @@ class RemoteStage:
         self.tail = bytearray()
         self.eof = False
         self.stream: FdReceiveStream | None = None  # the stderr pipe (run engine)
+        self.stdout_source: FdReceiveStream | None = None  # cuprum's end of its stdout
         self.reading = False  # a reader task is feeding the markers
         self.file: IO[bytes] | None = None  # the stderr file (lines())
         self.file_out = bytearray()
@@ -82,7 +86,18 @@ class RemoteStage:
     # --- the client ----------------------------------------------------------
 
     def spawn(self, *, stdin: int, stdout: int, stderr: int) -> RemoteChild:
-        """Start the local ``ssh`` client on the given descriptors."""
+        """Start the local ``ssh`` client on the given descriptors.
+
+        Raises
+        ------
+        RemoteConnectionError
+            The host's connection is gone: its ``async with`` block ended
+            while this run waited for a session, or the master died.
+        """
+        if not self.host.running:
+            raise RemoteConnectionError(
+                self.destination, self.host.why_stopped(), what="no connection to"
+            )
         remote = remote_command(
             self.cmd.argv, token=self.token, lifeline=self.lifeline,
             merge_stderr=self.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
@@ -140,6 +155,17 @@ class RemoteStage:
                 self.feed(await stream.receive())
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 self.end()
+
+    def stdout_pending(self) -> bool:
+        """True when output waits in cuprum's stdout pipe for a (slow) reader."""
+        stream = self.stdout_source
+        if stream is None or stream.fileno < 0:
+            return False
+        try:
+            raw = fcntl.ioctl(stream.fileno, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return False
+        return int.from_bytes(raw, sys.byteorder) > 0
 
     # --- after the client exited ---------------------------------------------
 

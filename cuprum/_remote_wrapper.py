@@ -40,64 +40,69 @@ from typing import final
 
 __all__ = ["MarkerFilter", "new_token", "remote_command", "validate_env_name"]
 
-# Kept short: it is sent with every command. `k` writes a marker; `r` is set
-# by a TERM (or HUP, INT) sent to the group; `w` is the watcher's pid.
-WRAPPER = r"""t=$1 m=$2 g=$3 d=$4 n=$5
+# Sent with every command. Its own names start with `__cu_` (refused as env
+# names), so the caller's environment cannot change how it works; the PATH
+# lookup runs in a subshell, so IFS is never touched. `__cu_k` writes a
+# marker; `__cu_r` is set by a TERM (or HUP, INT) sent to the group;
+# `__cu_w` is the watcher's pid.
+WRAPPER = r"""__cu_t=$1 __cu_m=$2 __cu_g=$3 __cu_d=$4 __cu_n=$5
 shift 5
 exec 4>&2 2>/dev/null
-k() { printf '\036cuprum-%s %s\n' "$t" "$*" >&4; }
-k pgid $$
-while [ "$n" -gt 0 ]; do
+__cu_k() { printf '\036cuprum-%s %s\n' "$__cu_t" "$1${2+ $2}" >&4; }
+__cu_k pgid $$
+while [ "$__cu_n" -gt 0 ]; do
 case $1 in
 *=*) eval "${1%%=*}=\${1#*=}; export ${1%%=*}";;
 *) unset "$1";;
 esac
-shift; n=$((n-1))
+shift; __cu_n=$((__cu_n-1))
 done
-if [ -n "$d" ]; then
-[ -e "$d" ] || { k nocwd; exit 127; }
-[ -d "$d" ] || { k notdir; exit 127; }
-CDPATH= cd -P -- "$d" 2>/dev/null || { k cwdperm; exit 126; }
+if [ -n "$__cu_d" ]; then
+[ -e "$__cu_d" ] || { __cu_k nocwd; exit 127; }
+[ -d "$__cu_d" ] || { __cu_k notdir; exit 127; }
+CDPATH= cd -P -- "$__cu_d" 2>/dev/null || { __cu_k cwdperm; exit 126; }
 fi
 case $1 in
-*/*) [ -e "$1" ] || { k notfound; exit 127; }
-if [ -d "$1" ] || [ ! -x "$1" ]; then k noexec; exit 126; fi;;
-*) f= o=; set -f; IFS=:
-for x in $PATH; do
-x=${x:-.}
-if [ -f "$x/$1" ]; then
-if [ -x "$x/$1" ]; then f=1; break; fi; o=1
+*/*) [ -e "$1" ] || { __cu_k notfound; exit 127; }
+if [ -d "$1" ] || [ ! -x "$1" ]; then __cu_k noexec; exit 126; fi;;
+*) __cu_f=$(set -f; IFS=:; __cu_o=
+for __cu_x in $PATH; do
+__cu_x=${__cu_x:-.}
+if [ -f "$__cu_x/$1" ]; then
+if [ -x "$__cu_x/$1" ]; then echo y; exit; fi; __cu_o=n
 fi
 done
-unset IFS; set +f
-if [ -z "$f" ]; then
-if [ -n "$o" ]; then k noexec; exit 126; fi
-k notfound "$PATH"; exit 127
-fi;;
+echo "$__cu_o")
+case $__cu_f in
+y) ;;
+n) __cu_k noexec; exit 126;;
+*) __cu_k notfound "$PATH"; exit 127;;
+esac;;
 esac
-r=
-trap 'r=1' TERM HUP INT
-case $m in
+__cu_r=
+trap '__cu_r=1' TERM HUP INT
+case $__cu_m in
 l*) exec 3<&0 0</dev/null
 { trap '' TERM; while read -r _; do :; done <&3
-kill -TERM 0; sleep "$g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
-w=$!; exec 3<&-;;
-*) { trap '' TERM PIPE; while k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
-kill -TERM 0; sleep "$g" 4>&-; kill -KILL 0; } </dev/null >/dev/null 2>&1 &
-w=$!;;
+kill -TERM 0; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
+__cu_w=$!; exec 3<&-;;
+*) { trap '' TERM PIPE; while __cu_k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
+kill -TERM 0; sleep "$__cu_g" 4>&-; kill -KILL 0; } </dev/null >/dev/null 2>&1 &
+__cu_w=$!;;
 esac
-case $m in
+case $__cu_m in
 *m) ( exec "$@" ) 2>&1 4>&-;;
 *) ( exec "$@" ) 2>&4 4>&-;;
 esac
-c=$?
-kill -KILL "$w" 2>/dev/null
-if [ -n "$r" ]; then { sleep "$g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- & fi
-k exit "$c"
-exit "$c"
+__cu_c=$?
+kill -KILL "$__cu_w" 2>/dev/null
+if [ -n "$__cu_r" ]; then { sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- & fi
+__cu_k exit "$__cu_c"
+exit "$__cu_c"
 """
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_RESERVED_PREFIX = "__cu_"
 _MAX_MARKER = 1 << 16  # longer than any marker the wrapper writes
 
 
@@ -112,12 +117,18 @@ def validate_env_name(name: str, host: str) -> None:
     Raises
     ------
     ValueError
-        The name does not match ``[A-Za-z_][A-Za-z0-9_]*``.
+        The name does not match ``[A-Za-z_][A-Za-z0-9_]*``, or starts with
+        ``__cu_`` (the wrapper's own names).
     """
     if not _ENV_NAME.match(name):
         raise ValueError(
             f"env: {name!r} cannot be set on {host}: remote variable names must "
             "match [A-Za-z_][A-Za-z0-9_]*"
+        )
+    if name.startswith(_RESERVED_PREFIX):
+        raise ValueError(
+            f"env: {name!r} cannot be set on {host}: names starting with "
+            f"{_RESERVED_PREFIX!r} belong to cuprum's remote wrapper"
         )
 
 

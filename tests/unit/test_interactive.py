@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from cuprum import CAT, CommandFailed, Pipeline, TimeoutExpired, sh, unsafe
+from cuprum import CAT, CommandFailed, ExecutionContext, Pipeline, TimeoutExpired, sh, unsafe
 from tests.conftest import LeakChecker, processes_with_marker
 
 UPPER = (
@@ -172,6 +172,18 @@ async def test_breaking_out_of_lines_terminates_the_child(anyio_backend: str) ->
     with anyio.fail_after(10):
         while processes_with_marker(marker):
             await anyio.sleep(0.01)
+
+
+async def test_lines_read_slowly_after_the_exit_keep_every_line(anyio_backend: str) -> None:
+    # The child exits long before the caller has read its output: what it
+    # wrote is delivered however slow the caller, not cut after cancel_grace.
+    count = 0
+    cmd = unsafe.dynamic([sys.executable, "-c", "for i in range(20000): print('x' * 50)"])
+    async for _ in cmd.lines(context=ExecutionContext(cancel_grace=0.1)):
+        count += 1
+        if count % 2000 == 0:
+            await anyio.sleep(0.15)  # slower than cancel_grace between reads
+    assert count == 20000
 
 
 async def test_lines_timeout_covers_the_whole_iteration(anyio_backend: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import random
 import re
@@ -27,6 +28,10 @@ import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
 
 from cuprum import (
     CAT,
@@ -40,18 +45,22 @@ from cuprum import (
     ExecutionContext,
     ProgramNotFoundError,
     RemoteConnectionError,
+    SafeCmd,
     TimeoutExpired,
     run_concurrent,
     sh,
     unsafe,
 )
-from cuprum._remote_wrapper import MarkerFilter, remote_command
+from cuprum._remote_wrapper import MarkerFilter, remote_command, validate_env_name
+from cuprum.adapters import logging as cuprum_logging
+from cuprum.adapters import otel, prometheus
 from cuprum.remote import SSHHost
 from tests.conftest import LOOPS, LeakChecker, processes_with_marker
 from tests.remote_fixtures import ALIAS, BAD_SHELL_ALIAS, SshServer, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 GRACE = 0.5
+STDIN_MODES = [pytest.param(b"x", id="stdin"), pytest.param(None, id="lifeline")]
 
 
 @pytest.fixture(scope="session")
@@ -112,14 +121,25 @@ def running(groups: list[list[str]]) -> list[int]:
     return [pid for argv in groups for pid in live(argv)]
 
 
+@pytest.fixture(autouse=True)
+def private_tempdir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A short temporary directory of this test's own, for the socket directories.
+
+    Other test runs on the machine make theirs in /tmp; `socket_dirs` only
+    looks here. (pytest's own base directory is fixed first, outside it.)
+    """
+    tmp_path_factory.getbasetemp()
+    directory = tempfile.mkdtemp(prefix="cu-", dir="/tmp")
+    monkeypatch.setattr(tempfile, "tempdir", directory)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def socket_dirs() -> set[str]:
-    roots = {tempfile.gettempdir(), "/tmp"}
-    return {
-        os.path.join(root, name)
-        for root in roots
-        for name in os.listdir(root)
-        if name.startswith("cuprum-ssh-")
-    }
+    root = tempfile.gettempdir()
+    return {os.path.join(root, name) for name in os.listdir(root) if name.startswith("cuprum-ssh-")}
 
 
 # --- the wrapper, without ssh ------------------------------------------------------
@@ -144,8 +164,19 @@ AWKWARD = [
 ]
 
 
-def run_wrapper(argv: list[str], **kwargs: object) -> tuple[int, bytes, bytes]:
-    """Run the wrapper under /bin/sh as sshd would (new session)."""
+# The wrapper is POSIX sh: check it under every such shell this machine has.
+SHELLS = [
+    pytest.param(path, id=os.path.basename(path))
+    for path in ("/bin/sh", "/bin/dash", "/bin/bash", "/bin/ksh", "/bin/mksh", "/bin/zsh")
+    if os.path.exists(path)
+    and (path == "/bin/sh" or os.path.realpath(path) != os.path.realpath("/bin/sh"))
+]
+
+
+def run_wrapper(
+    argv: list[str], *, shell: str = "/bin/sh", **kwargs: object
+) -> tuple[int, bytes, bytes]:
+    """Run the wrapper under ``shell`` (as sshd would: a new session)."""
     options: dict[str, object] = {
         "token": "t0k",
         "lifeline": False,
@@ -156,6 +187,7 @@ def run_wrapper(argv: list[str], **kwargs: object) -> tuple[int, bytes, bytes]:
     }
     options.update(kwargs)
     command = remote_command(argv, **options)  # pyright: ignore[reportArgumentType]
+    command = command.replace("exec /bin/sh ", f"exec {shell} ", 1)
     done = subprocess.run(
         ["/bin/sh", "-c", command],
         input=b"",
@@ -184,20 +216,51 @@ def test_wrapper_round_trips_awkward_argv_byte_for_byte() -> None:
     )
 )
 def test_wrapper_round_trips_any_argv(args: list[str]) -> None:
-    code, out, _ = run_wrapper(["printf", "%s\\0", *args])
-    assert code == 0
-    assert out == b"".join(arg.encode("utf-8", "surrogateescape") + b"\0" for arg in args)
+    for shell in SHELLS:
+        code, out, _ = run_wrapper(["printf", "%s\\0", *args], shell=str(shell.values[0]))
+        assert code == 0
+        assert out == b"".join(arg.encode("utf-8", "surrogateescape") + b"\0" for arg in args)
 
 
-def test_wrapper_applies_env_and_cwd(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shell", SHELLS)
+def test_wrapper_applies_env_and_cwd(tmp_path: Path, shell: str) -> None:
     env = {"CUPRUM_A": "x y'z\n$(id)", "CUPRUM_GONE": None, "HOME": None}
     code, out, _ = run_wrapper(
         ["sh", "-c", 'printf "%s|%s|%s|" "$CUPRUM_A" "${HOME-unset}" "$PWD"'],
         env=env,
         cwd=str(tmp_path),
+        shell=shell,
     )
     assert code == 0
     assert out == f"x y'z\n$(id)|unset|{tmp_path}|".encode()
+
+
+# Short names a wrapper is tempted to use for itself, and IFS, which a PATH
+# lookup is tempted to change.
+PLAIN_NAMES = ["t", "m", "g", "d", "n", "f", "o", "x", "r", "w", "c", "k", "IFS", "_"]
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_env_names_cannot_change_how_the_wrapper_works(tmp_path: Path, shell: str) -> None:
+    env: dict[str, str | None] = {name: f"v-{name} /nonexistent" for name in PLAIN_NAMES}
+    env["n"] = "0"  # would stop the env loop early
+    env["d"] = "/nonexistent"  # would send the cwd check elsewhere
+    script = "printf '%s|' " + " ".join(f'"${n}"' for n in PLAIN_NAMES if n not in ("_", "IFS"))
+    code, out, err = run_wrapper(["sh", "-c", script], env=env, cwd=str(tmp_path), shell=shell)
+    markers = MarkerFilter("t0k")
+    assert markers.feed(err) == b""
+    assert (code, markers.exit_code, markers.problem) == (0, 0, None)
+    expected = "".join(f"{env[n]}|" for n in PLAIN_NAMES if n not in ("_", "IFS"))
+    assert out.decode() == expected
+    # Shells reset IFS at startup, so look at it from a program that is not one.
+    code, out, _ = run_wrapper(["env"], env=env, shell=shell)
+    assert code == 0
+    assert b"\nIFS=v-IFS /nonexistent\n" in b"\n" + out
+
+
+def test_env_names_of_the_wrapper_are_refused() -> None:
+    with pytest.raises(ValueError, match="__cu_"):
+        validate_env_name("__cu_t", "example")
 
 
 @pytest.mark.parametrize(
@@ -387,17 +450,48 @@ async def test_three_ways_to_choose_the_host(host: SSHHost) -> None:
     assert finals[3].remote_pgid is None
 
 
+@pytest.mark.parametrize("stdin", STDIN_MODES)
 async def test_stderr_lines_and_echo_carry_no_markers(
-    host: SSHHost, capfd: pytest.CaptureFixture[str]
+    host: SSHHost, capfd: pytest.CaptureFixture[str], stdin: bytes | None
 ) -> None:
+    # With stdin given, the wrapper's heartbeat (every 0.5 s) lands in the
+    # middle of the unfinished line "two".
     events: list[ExecEvent] = []
     script = "echo one >&2; printf two >&2; sleep 0.7; echo ' three' >&2"
     with sh.observe(events.append):
-        result = await remote("sh", "-c", script).on(host).run(echo=True)
+        result = await remote("sh", "-c", script).on(host).run(echo=True, stdin=stdin)
     assert result.stderr == "one\ntwo three\n"
     lines = [e.line for e in events if e.phase is EventPhase.STDERR]
     assert lines == ["one", "two three"]
     assert capfd.readouterr().err == "one\ntwo three\n"
+
+
+async def test_adapters_report_the_host(host: SSHHost, caplog: pytest.LogCaptureFixture) -> None:
+    registry = CollectorRegistry()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    caplog.set_level(logging.INFO, logger="cuprum")
+    with (
+        cuprum_logging.install(),
+        prometheus.install(registry),
+        otel.install(provider),
+    ):
+        await sh.make(ECHO)("x").on(host).run()
+        await sh.make(ECHO)("y").run()
+    labels = {"host": ALIAS, "program": "echo", "outcome": "ok"}
+    assert registry.get_sample_value("cuprum_runs_total", labels) == 1.0
+    assert registry.get_sample_value("cuprum_runs_total", {**labels, "host": ""}) == 1.0
+    spans = exporter.get_finished_spans()
+    assert [(s.attributes or {}).get("server.address") for s in spans] == [ALIAS, None]
+    ends = [
+        r for r in caplog.records if r.name == "cuprum" and r.__dict__["cuprum_phase"] == "exit"
+    ]
+    assert [r.__dict__["cuprum_host"] for r in ends] == [ALIAS, None]
+    pgid = ends[0].__dict__["cuprum_remote_pgid"]
+    assert isinstance(pgid, int)
+    assert pgid > 1
+    assert ends[1].__dict__["cuprum_remote_pgid"] is None
 
 
 async def test_stderr_redirected_to_a_file_and_merged(host: SSHHost, tmp_path: Path) -> None:
@@ -483,6 +577,37 @@ async def test_remote_failure_fails_the_pipeline(host: SSHHost, stream_backend: 
     assert result.stages[1].exit_code == 3
 
 
+# Reads nothing for a while (longer than the whole linger of a remote stage
+# with cancel_grace=0.1), then everything.
+SLOW_READER = """
+import sys, time
+time.sleep(1.5)
+print(len(sys.stdin.buffer.read()))
+"""
+
+
+async def test_a_slow_local_reader_gets_every_byte_of_a_remote_stage(
+    host: SSHHost, stream_backend: str
+) -> None:
+    # The remote command exits long before its output has been read: the
+    # master must be let deliver the rest, not be cut off after cancel_grace.
+    size = 4_000_000
+    reader = unsafe.dynamic([sys.executable, "-c", SLOW_READER])
+    pipeline = remote("head", "-c", str(size), "/dev/zero").on(host) | reader
+    result = await pipeline.run(context=ExecutionContext(cancel_grace=0.1), check=True)
+    assert result.stdout == f"{size}\n"
+
+
+async def test_lines_of_a_remote_command_read_slowly_are_all_there(host: SSHHost) -> None:
+    count = 0
+    context = ExecutionContext(cancel_grace=0.2)
+    async for _ in remote("seq", "200000").on(host).lines(context=context):
+        count += 1
+        if count % 20000 == 0:
+            await anyio.sleep(0.3)  # slower than cancel_grace between reads
+    assert count == 200000
+
+
 @pytest.mark.slow
 async def test_256_mib_through_a_remote_cat(
     host: SSHHost, stream_backend: str, tmp_path_factory: pytest.TempPathFactory
@@ -555,9 +680,6 @@ def test_uvloop_runs_remote_pipelines_and_cancels_them(
 # --- kill on cancel ------------------------------------------------------------------
 
 
-STDIN_MODES = [pytest.param(b"x", id="stdin"), pytest.param(None, id="lifeline")]
-
-
 async def _ends_remote_group(
     host: SSHHost,
     stdin: bytes | None,
@@ -598,19 +720,20 @@ async def test_timeout_ends_the_remote_group(host: SSHHost, stdin: bytes | None)
     async def watch() -> None:
         started.append(await until(lambda: len(running(groups)) == 2, 20))
 
-    timed_out: list[float] = []
+    deadline: list[float] = []
 
     async def run() -> None:
+        deadline.append(time.monotonic() + 4)  # the run's timeout expires then
         with pytest.raises(TimeoutExpired):
             await remote("sh", "-c", script).on(host).run(stdin=stdin, context=context, timeout=4)
-        timed_out.append(time.monotonic())
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
         tg.start_soon(run)
-    ended = timed_out[0]
     assert started == [True], "remote sleeps never started"
-    assert await until(lambda: not running(groups), GRACE + 1 - (time.monotonic() - ended))
+    # Counted from the moment the timeout expired, not from when run() returned.
+    left = GRACE + 1 - (time.monotonic() - deadline[0])
+    assert await until(lambda: not running(groups), max(left, 0))
     leaks.assert_clean()
 
 
@@ -702,7 +825,7 @@ async def test_background_holder_of_stdout_is_ended_after_the_grace(host: SSHHos
         )
     assert result.ok, result
     assert result.stdout == "done\n"
-    assert not live(["sleep", str(n)])
+    assert await until(lambda: not live(["sleep", str(n)]), 2)
     leaks.assert_clean()
 
 
@@ -779,6 +902,52 @@ async def test_max_sessions_is_never_exceeded(sshd_server: SshServer) -> None:
     assert 2 <= most <= 4, most
 
 
+async def test_timeout_counts_the_wait_for_a_session(sshd_server: SshServer) -> None:
+    script, groups = sleepers()
+    async with (
+        SSHHost(ALIAS, config_file=sshd_server.config, max_sessions=1) as one,
+        anyio.create_task_group() as tg,
+    ):
+        holder = remote("sh", "-c", script).on(one)
+        tg.start_soon(lambda: holder.run(context=ExecutionContext(cancel_grace=GRACE)))
+        assert await until(lambda: len(running(groups)) == 2, 20)
+        with anyio.fail_after(20), pytest.raises(TimeoutExpired) as caught:
+            await sh.make(ECHO)("never").on(one).run(timeout=0.3)
+        assert caught.value.result.exit_code is None  # it never started
+        tg.cancel_scope.cancel()
+    assert await until(lambda: not running(groups), GRACE + 1)
+
+
+async def test_leaving_the_host_while_runs_use_it_is_a_connection_error(
+    sshd_server: SshServer,
+) -> None:
+    leaks = LeakChecker()
+    script, groups = sleepers()
+    errors: dict[str, BaseException] = {}
+
+    async def run(name: str, cmd: SafeCmd) -> None:
+        try:
+            await cmd.run(context=ExecutionContext(cancel_grace=GRACE))
+        except Exception as exc:  # recorded for the asserts
+            errors[name] = exc
+
+    # The host is left (first) while both runs still use it.
+    with anyio.fail_after(30):
+        async with (
+            anyio.create_task_group() as tg,
+            SSHHost(ALIAS, config_file=sshd_server.config, max_sessions=1) as one,
+        ):
+            tg.start_soon(run, "running", remote("sh", "-c", script).on(one))
+            assert await until(lambda: len(running(groups)) == 2, 20)
+            tg.start_soon(run, "waiting", sh.make(ECHO)("x").on(one))
+            await anyio.wait_all_tasks_blocked()
+    assert isinstance(errors.get("running"), RemoteConnectionError), errors
+    assert isinstance(errors.get("waiting"), RemoteConnectionError), errors
+    assert "not connected" in str(errors["waiting"])
+    assert await until(lambda: not running(groups), GRACE + 1)
+    leaks.assert_clean()
+
+
 async def test_leaving_the_host_leaves_nothing(sshd_server: SshServer, tmp_path: Path) -> None:
     config = tmp_path / "own_ssh_config"  # its path marks this host's ssh processes
     config.write_text(sshd_server.config.read_text())
@@ -843,6 +1012,7 @@ async def test_unreachable_host_is_a_connection_error(sshd_server: SshServer) ->
         port=1,
         options={"UserKnownHostsFile": str(sshd_server.known_hosts)},
         connect_timeout=5,
+        config_file=os.devnull,  # not ~/.ssh/config: the test must not depend on it
     )
     with pytest.raises(RemoteConnectionError, match=r"127\.0\.0\.1.*refused"):
         async with closed:
