@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
+import sys
+import termios
 from typing import final
 
 import anyio
@@ -38,6 +41,22 @@ def make_pipe(*, size: int | None = PIPE_SIZE) -> tuple[int, int]:
         with contextlib.suppress(OSError):
             fcntl.fcntl(write_fd, _F_SETPIPE_SZ, size)
     return read_fd, write_fd
+
+
+def buffered(fd: int) -> int:
+    """Bytes waiting in the pipe ``fd`` for its reader (0 if it cannot tell)."""
+    try:
+        raw = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int.from_bytes(raw, sys.byteorder)
+
+
+def has_writers(fd: int) -> bool:
+    """Say whether some process still holds the write end of the pipe ``fd``."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return not any(mask & select.POLLHUP for _, mask in poller.poll(0))
 
 
 def close_fd(fd: int) -> None:

@@ -127,6 +127,10 @@ class Process:
         async with anyio.create_task_group() as inner:
             inner.start_soon(announce)
             self._outcome = await run.execute()
+            if not run.spawned.is_set():
+                # Nothing was spawned (the timeout expired while waiting for
+                # a remote session): the error below reaches `__aenter__`.
+                inner.cancel_scope.cancel()
         await run.call_after_hooks()
         if run.timed_out and self.result is not None:
             raise TimeoutExpired(self.result, math.inf if run.timeout is None else run.timeout)

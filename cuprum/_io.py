@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import select
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, final
 
@@ -15,7 +14,7 @@ from anyio.abc import ByteReceiveStream
 from ._backend import StreamBackend
 from ._capture import Capture, LineSplitter, echo_target, read_python
 from ._events import EventPhase
-from ._fdstream import FdReceiveStream, FdSendStream
+from ._fdstream import FdReceiveStream, FdSendStream, has_writers
 from ._plumbing import FdSet
 from ._pump import CancelToken, pump, rust_consume
 
@@ -67,11 +66,7 @@ class IoTask:
         """Say whether some process still holds the write end of the task's source pipe."""
         for stream in self._streams:
             if isinstance(stream, FdReceiveStream):
-                if stream.fileno < 0:
-                    return False
-                poller = select.poll()
-                poller.register(stream.fileno, select.POLLIN)
-                return not any(mask & select.POLLHUP for _, mask in poller.poll(0))
+                return stream.fileno >= 0 and has_writers(stream.fileno)
         return False
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from ._capture import Capture, LineSplitter
 from ._events import EventPhase
 from ._execution import Run, Stage
-from ._fdstream import FdReceiveStream, make_pipe
+from ._fdstream import FdReceiveStream, buffered, has_writers, make_pipe
 from ._remote_child import RemoteChild
 from ._remote_stage import acquire_sessions, release_sessions
 from ._results import CommandResult, PipelineResult
@@ -24,6 +24,10 @@ __all__ = ["LineLoop"]
 # While the children run, a read wakes up this often to notice that they
 # have exited although a background descendant still holds the pipe.
 _POLL = 0.1
+# What can still be on its way from a remote stage after its group ended:
+# sshd's buffer and channel window (2 MiB each), the socket buffers, the
+# master's buffer. Generous, since losing output is worse than a late stop.
+REMOTE_IN_FLIGHT = 16 << 20
 
 
 @final
@@ -41,7 +45,8 @@ class LineLoop:
         self.fds: list[int] = []
         self.lifelines: list[int] = []
         self.exited_at: float | None = None
-        self.idle_since: float | None = None  # set once the groups were ended
+        self.quiet_since: float | None = None  # set once the groups were ended
+        self.budget: int | None = None  # bytes still to read then, if limited
 
     async def _stdin_fd(self, stdin: object) -> int:
         first = self.run.stages[0].remote
@@ -108,8 +113,6 @@ class LineLoop:
     async def next_batch(self, deadline: float) -> list[str] | None:
         """Return the next lines (maybe none yet), or None at end of output."""
         assert self.stdout is not None
-        if self.idle_since is not None:
-            self.idle_since = time.monotonic()  # the caller's time is not idle time
         while True:
             now = time.monotonic()
             if now >= deadline:
@@ -117,21 +120,45 @@ class LineLoop:
             if self.exited_at is None and self._all_exited():
                 self.exited_at = now
             if self.exited_at is not None and now - self.exited_at > self.run.grace:
-                if self.idle_since is None:
-                    # What still holds the pipe gets ended; what it wrote
-                    # before is read to the end below, however slow the caller.
+                if self.quiet_since is None:
                     await self._end_groups()
-                    self.idle_since = time.monotonic()
-                elif now - self.idle_since > self.run.grace:
-                    return None  # a writer outside the groups: stop waiting
+                    self._limit_what_is_left()
+                    self.quiet_since = time.monotonic()
+                elif self.budget is not None:
+                    # A writer is left: read while output waits for the
+                    # caller, stop once the pipe stayed empty for the grace.
+                    if buffered(self.stdout.fileno) > 0:
+                        self.quiet_since = now
+                    elif now - self.quiet_since > self.run.grace:
+                        return None
+            if self.budget is not None and self.budget <= 0:
+                return None  # a writer outside the groups that keeps writing
             with anyio.move_on_after(min(_POLL, deadline - now)):
                 try:
                     data = await self.stdout.receive()
                 except (anyio.EndOfStream, anyio.ClosedResourceError):
                     return None
+                if self.budget is not None:
+                    self.budget -= len(data)
                 lines = self.splitter.feed(data)
                 await self._emit(lines)
                 return lines
+
+    def _limit_what_is_left(self) -> None:
+        """After the groups were ended: decide how much more output to read.
+
+        With no writer left, the rest is read to its end, however slow the
+        caller. A writer still there escaped its process group (or, for a
+        remote last stage, it is the master still delivering): then at
+        most what is already in the pipe is read, plus, for a remote
+        stage, what can still be in flight in the connection.
+        """
+        assert self.stdout is not None
+        fd = self.stdout.fileno
+        if fd < 0 or not has_writers(fd):
+            return
+        in_flight = REMOTE_IN_FLIGHT if self.run.stages[-1].remote is not None else 0
+        self.budget = buffered(fd) + in_flight
 
     async def _emit(self, lines: list[str]) -> None:
         run = self.run

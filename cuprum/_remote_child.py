@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["RemoteChild"]
 
 _POLL = 0.02
+DELIVERY_LIMIT = 60.0  # seconds a lagging reader gets after the group was ended
 
 
 @final
@@ -230,23 +231,24 @@ class RemoteChild:
             await self._client.end_group(grace)
 
     async def _await_delivery(self, grace: float) -> None:
-        """Let the master deliver what the command wrote, while it makes progress.
+        """Let the master deliver what the command wrote to a slow reader.
 
         The client exits once the master has written the session's last
-        byte to cuprum's pipes; ending it earlier drops the rest. So as
-        long as output waits for a slow reader in cuprum's pipe, or the
-        master keeps writing, this waits; after ``grace`` without either
-        (a writer outside the remote group holds the channel), it returns.
+        byte into cuprum's pipes; ending it earlier drops the rest. So
+        while output waits in cuprum's stdout pipe (its reader lags), this
+        waits; after ``grace`` with the pipe empty, or `DELIVERY_LIMIT`
+        seconds in all (a writer outside the remote group that never
+        stops), it returns and the client is ended.
         """
         stage = self._stage
-        master = stage.host
-        written = master.bytes_written()
-        quiet_since = time.monotonic()
+        started = quiet_since = time.monotonic()
+        limit = max(DELIVERY_LIMIT, grace)
         while self._client.poll() is None:
             now = time.monotonic()
-            latest = master.bytes_written()
-            if latest != written or stage.stdout_pending():
-                written, quiet_since = latest, now
+            if now - started >= limit:
+                return
+            if stage.stdout_pending():
+                quiet_since = now
             elif now - quiet_since >= grace:
                 return
             await anyio.sleep(_POLL)

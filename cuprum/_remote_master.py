@@ -64,6 +64,7 @@ class Master:
         self._control = anyio.Lock()
         self._pending: dict[str, set[int]] = {}
         self._sent: dict[tuple[str, int], bool] = {}
+        self._waiting: dict[tuple[str, int], int] = {}  # callers of kill_group per group
         self.dir: str | None = None
         self.socket: str | None = None
         self._child: Child | None = None
@@ -80,25 +81,6 @@ class Master:
             and child is not None
             and child.poll() is None
         )
-
-    def bytes_written(self) -> int | None:
-        """Bytes the master has written so far (Linux ``/proc``), else None.
-
-        The engine uses it as a sign of life: the master delivers a
-        session's output to cuprum's pipes after the client was told the
-        exit status.
-        """
-        child = self._child
-        if child is None:
-            return None
-        try:
-            with open(f"/proc/{child.pid}/io", "rb") as io:
-                for line in io:
-                    if line.startswith(b"wchar:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            return None
-        return None
 
     def why_stopped(self) -> str:
         """Say why `running` is false, for an error message."""
@@ -253,6 +235,7 @@ class Master:
         never needs more than one extra session.
         """
         key = (signame, pgid)
+        self._waiting[key] = self._waiting.get(key, 0) + 1
         self._pending.setdefault(signame, set()).add(pgid)
         try:
             async with self._control:
@@ -262,16 +245,29 @@ class Master:
                 delivered = False
                 if groups and self.running:
                     targets = " ".join(f"-{group}" for group in sorted(groups))
-                    code, _, _ = await call_ssh(
-                        self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
-                        self.ssh, CONTROL_TIMEOUT,
-                    )  # fmt: skip
+                    try:
+                        code, _, _ = await call_ssh(
+                            self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
+                            self.ssh, CONTROL_TIMEOUT,
+                        )  # fmt: skip
+                    except BaseException:
+                        # Cancelled midway: the other callers' groups go back
+                        # in the queue, for the next caller to send.
+                        self._pending.setdefault(signame, set()).update(groups)
+                        raise
                     delivered = code == 0
                 for group in groups:
-                    self._sent[signame, group] = delivered
+                    if (signame, group) in self._waiting:  # not cancelled meanwhile
+                        self._sent[signame, group] = delivered
                 return self._sent.pop(key, delivered)
         finally:
-            # A caller cancelled while it waited leaves nothing behind: a
-            # stale group id must never be signalled later (ids are reused).
-            self._pending.get(signame, set()).discard(pgid)
-            self._sent.pop(key, None)
+            # The last caller for a group leaves nothing behind, cancelled or
+            # not: a stale group id must never be signalled later (ids are
+            # reused), nor a stale answer given.
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
+                self._pending.get(signame, set()).discard(pgid)
+                self._sent.pop(key, None)

@@ -12,16 +12,14 @@ is gone.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import sys
-import termios
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, final
 
 import anyio
 
 from ._errors import ProgramNotFoundError, RemoteConnectionError
+from ._fdstream import buffered
 from ._process import spawn
 from ._remote_child import RemoteChild
 from ._remote_host import master_of
@@ -159,13 +157,7 @@ class RemoteStage:
     def stdout_pending(self) -> bool:
         """True when output waits in cuprum's stdout pipe for a (slow) reader."""
         stream = self.stdout_source
-        if stream is None or stream.fileno < 0:
-            return False
-        try:
-            raw = fcntl.ioctl(stream.fileno, termios.FIONREAD, b"\0\0\0\0")
-        except OSError:
-            return False
-        return int.from_bytes(raw, sys.byteorder) > 0
+        return stream is not None and stream.fileno >= 0 and buffered(stream.fileno) > 0
 
     # --- after the client exited ---------------------------------------------
 

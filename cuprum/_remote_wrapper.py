@@ -103,6 +103,9 @@ exit "$__cu_c"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RESERVED_PREFIX = "__cu_"
+# Variables a POSIX sh (dash, or bash as sh) owns: assigning them fails or is
+# ignored, and a failed assignment would end the wrapper.
+_SHELL_SPECIAL = frozenset({"OPTIND", "PPID", "UID", "EUID", "BASHOPTS", "SHELLOPTS"})
 _MAX_MARKER = 1 << 16  # longer than any marker the wrapper writes
 
 
@@ -117,13 +120,19 @@ def validate_env_name(name: str, host: str) -> None:
     Raises
     ------
     ValueError
-        The name does not match ``[A-Za-z_][A-Za-z0-9_]*``, or starts with
-        ``__cu_`` (the wrapper's own names).
+        The name does not match ``[A-Za-z_][A-Za-z0-9_]*``, starts with
+        ``__cu_`` (the wrapper's own names), or is one the shell owns
+        (``OPTIND``, ``PPID``, ``UID``, ``EUID``, ``BASHOPTS``, ``SHELLOPTS``).
     """
     if not _ENV_NAME.match(name):
         raise ValueError(
             f"env: {name!r} cannot be set on {host}: remote variable names must "
             "match [A-Za-z_][A-Za-z0-9_]*"
+        )
+    if name in _SHELL_SPECIAL:
+        raise ValueError(
+            f"env: {name!r} cannot be set on {host}: the remote /bin/sh gives it a "
+            "meaning of its own (dash and bash refuse or ignore such values)"
         )
     if name.startswith(_RESERVED_PREFIX):
         raise ValueError(

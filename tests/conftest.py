@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ import pytest
 from cuprum import _native
 from cuprum.streams import clear_backend_cache
 
+ROOT = Path(__file__).resolve().parents[1]
 RUST_AVAILABLE = _native.load_extension() is not None
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -88,53 +91,95 @@ def _probe_fd() -> int:
     return fd
 
 
-def child_pids() -> set[int]:
-    """Pids whose parent is this process (zombies included: unreaped is a leak)."""
-    mine = os.getpid()
-    found: set[int] = set()
+def doc_examples(docs: list[Path], info: str = "python") -> list[pytest.ParameterSet]:
+    """The code blocks fenced as ```` ```<info> ```` in ``docs``, one param each."""
+    fence = re.compile(rf"^```{re.escape(info)}\n(.*?)^```", re.DOTALL | re.MULTILINE)
+    params: list[pytest.ParameterSet] = []
+    for doc in docs:
+        text = doc.read_text()
+        for index, match in enumerate(fence.finditer(text)):
+            line = text[: match.start()].count("\n") + 1
+            params.append(pytest.param(match.group(1), id=f"{doc.name}:{line}:{index}"))
+    return params
+
+
+def run_example(
+    code: str, tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 60
+) -> None:
+    """Run ``code`` as a script from the repository root; fail with its output."""
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    """One process as /proc shows it."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    state: bytes  # b"Z" and b"X": a zombie, not running any more
+    comm: str
+    cmdline: bytes  # NUL-separated argv (empty for zombies and kernel threads)
+
+    @property
+    def live(self) -> bool:
+        return self.state not in (b"Z", b"X")
+
+
+def processes(*, cmdlines: bool = False) -> dict[int, ProcInfo]:
+    """Every process of the machine, by pid (``cmdline`` read only on request)."""
+    table: dict[int, ProcInfo] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_bytes()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes() if cmdlines else b""
         except OSError:
-            continue
-        fields = stat.rpartition(b")")[2].split()
-        if int(fields[1]) == mine:
-            found.add(int(entry))
-    return found
+            continue  # it ended meanwhile
+        head, _, rest = stat.rpartition(b")")
+        fields = rest.split()
+        table[int(entry)] = ProcInfo(
+            pid=int(entry),
+            ppid=int(fields[1]),
+            pgid=int(fields[2]),
+            state=fields[0],
+            comm=head.partition(b"(")[2].decode(errors="replace"),
+            cmdline=cmdline,
+        )
+    return table
+
+
+def child_pids() -> set[int]:
+    """Pids whose parent is this process (zombies included: unreaped is a leak)."""
+    mine = os.getpid()
+    return {info.pid for info in processes().values() if info.ppid == mine}
 
 
 def live_processes_in_group(pgid: int) -> list[int]:
     """Non-zombie processes in a process group (orphan zombies are init's)."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rpartition(b")")[2].split()
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            found.append(int(entry))
-    return found
+    return [info.pid for info in processes().values() if info.pgid == pgid and info.live]
 
 
 def processes_with_marker(marker: str) -> list[int]:
     """Live processes whose command line contains ``marker``."""
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_bytes().rpartition(b")")[2].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state not in (b"Z", b"X"):
-            found.append(int(entry))
-    return found
+    wanted, mine = marker.encode(), os.getpid()
+    return [
+        info.pid
+        for info in processes(cmdlines=True).values()
+        if info.pid != mine and info.live and wanted in info.cmdline
+    ]
 
 
 @dataclass

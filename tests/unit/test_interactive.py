@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -184,6 +186,21 @@ async def test_lines_read_slowly_after_the_exit_keep_every_line(anyio_backend: s
         if count % 2000 == 0:
             await anyio.sleep(0.15)  # slower than cancel_grace between reads
     assert count == 20000
+
+
+async def test_lines_end_although_an_escaped_writer_keeps_writing(anyio_backend: str) -> None:
+    # A writer that left the process group cannot be ended with it: like
+    # run(), lines() stops once the group is gone and the pipe is read.
+    marker = f"cuprum-escaped-{os.getpid()}-{id(object())}"
+    trickle = f"while :; do echo x; sleep 0.05; done # {marker}"
+    cmd = unsafe.dynamic(["sh", "-c", f"setsid sh -c '{trickle}' & echo started"])
+    try:
+        with anyio.fail_after(20):
+            got = [line async for line in cmd.lines(context=ExecutionContext(cancel_grace=0.2))]
+        assert got[0] == "started"
+    finally:
+        for pid in processes_with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
 
 
 async def test_lines_timeout_covers_the_whole_iteration(anyio_backend: str) -> None:

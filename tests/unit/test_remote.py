@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import random
-import re
 import shlex
 import shutil
 import signal
@@ -51,14 +50,23 @@ from cuprum import (
     sh,
     unsafe,
 )
+from cuprum import _remote_master as remote_master
 from cuprum._remote_wrapper import MarkerFilter, remote_command, validate_env_name
 from cuprum.adapters import logging as cuprum_logging
 from cuprum.adapters import otel, prometheus
 from cuprum.remote import SSHHost
-from tests.conftest import LOOPS, LeakChecker, processes_with_marker
+from tests.conftest import (
+    LOOPS,
+    ROOT,
+    LeakChecker,
+    ProcInfo,
+    doc_examples,
+    processes,
+    processes_with_marker,
+    run_example,
+)
 from tests.remote_fixtures import ALIAS, BAD_SHELL_ALIAS, SshServer, serve
 
-ROOT = Path(__file__).resolve().parents[2]
 GRACE = 0.5
 STDIN_MODES = [pytest.param(b"x", id="stdin"), pytest.param(None, id="lifeline")]
 
@@ -88,18 +96,7 @@ def remote(*argv: str):
 def live(argv: list[str]) -> list[int]:
     """Live (not zombie) processes whose argv is exactly ``argv``."""
     wanted = b"\0".join(arg.encode() for arg in argv) + b"\0"
-    found: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            state = Path(f"/proc/{entry}/stat").read_bytes().rpartition(b")")[2].split()[0]
-        except OSError:
-            continue
-        if cmdline == wanted and state not in (b"Z", b"X"):
-            found.append(int(entry))
-    return found
+    return [i.pid for i in processes(cmdlines=True).values() if i.cmdline == wanted and i.live]
 
 
 async def until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -258,9 +255,10 @@ def test_env_names_cannot_change_how_the_wrapper_works(tmp_path: Path, shell: st
     assert b"\nIFS=v-IFS /nonexistent\n" in b"\n" + out
 
 
-def test_env_names_of_the_wrapper_are_refused() -> None:
-    with pytest.raises(ValueError, match="__cu_"):
-        validate_env_name("__cu_t", "example")
+@pytest.mark.parametrize("name", ["__cu_t", "OPTIND", "SHELLOPTS"])
+def test_env_names_of_the_wrapper_and_the_shell_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        validate_env_name(name, "example")
 
 
 @pytest.mark.parametrize(
@@ -349,6 +347,54 @@ def test_marker_filter_gives_back_an_unfinished_prefix_at_the_end() -> None:
 def test_sshhost_refuses_bad_arguments(kwargs: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         SSHHost(**kwargs)  # pyright: ignore[reportArgumentType]
+
+
+async def test_kill_batches_leave_no_stale_state_when_a_caller_is_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only a fake `ssh` can hold a kill session open at the right moment.
+    sent: list[str] = []
+    release = anyio.Event()
+
+    async def fake_call_ssh(argv: list[str], *_: object) -> tuple[int, bytes, bytes]:
+        sent.append(argv[-1])
+        await release.wait()
+        return 0, b"", b""
+
+    monkeypatch.setattr(remote_master, "call_ssh", fake_call_ssh)
+    monkeypatch.setattr(remote_master.Master, "running", property(lambda _: True))
+    master = remote_master.Master(
+        "example", common=(), strict="yes", max_sessions=2, connect_timeout=1.0
+    )
+    master.socket = "/nonexistent/socket"
+    answers: dict[int, bool] = {}
+
+    async def kill(pgid: int) -> None:
+        answers[pgid] = await master.kill_group("TERM", pgid)
+
+    async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as doomed:
+            async with master._control:  # pyright: ignore[reportPrivateUsage]
+                tg.start_soon(kill, 100)
+                doomed.start_soon(kill, 200)
+                await anyio.wait_all_tasks_blocked()
+            # The first caller takes the lock and sends both groups in one
+            # session; the second is cancelled while that session runs.
+            await anyio.wait_all_tasks_blocked()
+            assert sent == ["kill -TERM -100 -200 2>/dev/null; :"]
+            doomed.cancel_scope.cancel()
+        release.set()
+    # Whichever caller sent the batch, 100 got its kill and nothing is left over.
+    assert answers == {100: True}
+    assert sent[0] == "kill -TERM -100 -200 2>/dev/null; :"
+    assert sent[1:] in ([], ["kill -TERM -100 2>/dev/null; :"])
+    assert (master._sent, master._waiting) == ({}, {})  # pyright: ignore[reportPrivateUsage]
+    assert not any(master._pending.values())  # pyright: ignore[reportPrivateUsage]
+    # A later kill of the same group is sent again, not answered from a stale entry.
+    release = anyio.Event()
+    release.set()
+    assert await master.kill_group("TERM", 200)
+    assert sent[-1] == "kill -TERM -200 2>/dev/null; :"
 
 
 def test_public_names() -> None:
@@ -829,6 +875,26 @@ async def test_background_holder_of_stdout_is_ended_after_the_grace(host: SSHHos
     leaks.assert_clean()
 
 
+@pytest.mark.parametrize("how", ["run", "lines"])
+async def test_an_escaped_remote_writer_does_not_hang_the_run(host: SSHHost, how: str) -> None:
+    # A remote process that left the session's process group keeps the
+    # channel open and writing: cuprum cannot end it, and must not wait for it.
+    marker = f"cuprum-escaped-{random.randrange(1 << 30)}"
+    trickle = f"while :; do echo x; sleep 0.05; done # {marker}"
+    cmd = remote("sh", "-c", f"setsid sh -c '{trickle}' & echo started").on(host)
+    context = ExecutionContext(cancel_grace=0.2)
+    try:
+        with anyio.fail_after(30):
+            if how == "run":
+                out = (await cmd.run(context=context)).stdout or ""
+            else:
+                out = "".join([f"{line}\n" async for line in cmd.lines(context=context)])
+        assert out.startswith("started\n")
+    finally:
+        for pid in processes_with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
 # --- sessions and the connection -------------------------------------------------------
 
 
@@ -837,30 +903,20 @@ def _session_counter(sshd_pid: int) -> tuple[Callable[[], int], threading.Event]
     seen = [0]
     stop = threading.Event()
 
-    def parents() -> dict[int, tuple[int, str, bytes]]:
-        table: dict[int, tuple[int, str, bytes]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-            except OSError:
-                continue
-            head, _, rest = stat.rpartition(b")")
-            fields = rest.split()
-            table[int(entry)] = (int(fields[1]), head.partition(b"(")[2].decode(), fields[0])
-        return table
-
     def sample() -> None:
         while not stop.is_set():
-            table = parents()
+            table = processes()
             count = 0
-            for ppid, comm, state in table.values():
-                parent = table.get(ppid)
-                if comm == "sshd" or state in (b"Z", b"X") or parent is None:
+            for info in table.values():
+                parent = table.get(info.ppid)
+                if info.comm == "sshd" or not info.live or parent is None:
                     continue
                 # A session's command: its parent is an sshd child of our sshd.
-                if parent[1] == "sshd" and ppid != sshd_pid and _descends(table, ppid, sshd_pid):
+                if (
+                    parent.comm == "sshd"
+                    and parent.pid != sshd_pid
+                    and _descends(table, parent.pid, sshd_pid)
+                ):
                     count += 1
             seen[0] = max(seen[0], count)
             time.sleep(0.003)
@@ -877,14 +933,14 @@ def _session_counter(sshd_pid: int) -> tuple[Callable[[], int], threading.Event]
 
 
 def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[1])
+    return processes()[pid].ppid
 
 
-def _descends(table: dict[int, tuple[int, str, bytes]], pid: int, ancestor: int) -> bool:
+def _descends(table: dict[int, ProcInfo], pid: int, ancestor: int) -> bool:
     while pid in table and pid > 1:
         if pid == ancestor:
             return True
-        pid = table[pid][0]
+        pid = table[pid].ppid
     return pid == ancestor
 
 
@@ -914,6 +970,11 @@ async def test_timeout_counts_the_wait_for_a_session(sshd_server: SshServer) -> 
         with anyio.fail_after(20), pytest.raises(TimeoutExpired) as caught:
             await sh.make(ECHO)("never").on(one).run(timeout=0.3)
         assert caught.value.result.exit_code is None  # it never started
+        with anyio.fail_after(20), pytest.raises(TimeoutExpired):
+            async with sh.make(ECHO)("never").on(one).open(stdout=True, timeout=0.3):
+                pytest.fail("open() must not enter without a session")
+        with anyio.fail_after(20), pytest.raises(TimeoutExpired):
+            _ = [line async for line in sh.make(ECHO)("never").on(one).lines(timeout=0.3)]
         tg.cancel_scope.cancel()
     assert await until(lambda: not running(groups), GRACE + 1)
 
@@ -1060,40 +1121,10 @@ async def test_non_posix_login_shell_is_refused(sshd_server: SshServer) -> None:
 
 # --- the guide's examples ----------------------------------------------------------------
 
-# Examples that need an sshd are fenced as `python remote`: test_docs.py
-# skips them, and they run here against the suite's sshd.
-GUIDES = [ROOT / "docs" / "users-guide.md"]
-FENCE = re.compile(r"^```python remote\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
-
-def _guide_examples() -> Iterator[pytest.ParameterSet]:
-    for guide in GUIDES:
-        if not guide.exists():
-            continue
-        text = guide.read_text()
-        for match in FENCE.finditer(text):
-            line = text[: match.start()].count("\n") + 1
-            yield pytest.param(match.group(1), id=f"{guide.name}:{line}")
-
-
-@pytest.mark.parametrize("code", list(_guide_examples()))
+@pytest.mark.parametrize("code", doc_examples([ROOT / "docs" / "users-guide.md"], "python remote"))
 def test_guide_examples_run_against_the_suites_sshd(
     sshd_server: SshServer, code: str, tmp_path: Path
 ) -> None:
-    script = tmp_path / "example.py"
-    script.write_text(code)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "CUPRUM_SSH_CONFIG": str(sshd_server.config),
-            "CUPRUM_SSH_HOST": ALIAS,
-        },
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
+    env = {"CUPRUM_SSH_CONFIG": str(sshd_server.config), "CUPRUM_SSH_HOST": ALIAS}
+    run_example(code, tmp_path, env=env, timeout=120)
