@@ -881,7 +881,7 @@ def remote_unavailable() -> str | None:
         from tests import remote_fixtures
     except ImportError as exc:  # pytest missing: not the dev environment
         return f"cannot import tests/remote_fixtures.py ({exc})"
-    return remote_fixtures._missing_reason()  # pyright: ignore[reportPrivateUsage]
+    return remote_fixtures.missing_reason()
 
 
 def login_shell_versus(count: int) -> Versus:

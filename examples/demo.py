@@ -1,5 +1,8 @@
 """A short end-to-end run of real pipelines on asyncio and trio, both backends.
 
+With OpenSSH's sshd installed, it also runs commands on a "remote" host: a
+private sshd on 127.0.0.1, started the way the test suite starts its own.
+
 Run it with ``make demo`` (which builds everything first).
 """
 
@@ -10,11 +13,24 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import anyio
 
 import cuprum
-from cuprum import CAT, HEAD, SHA256SUM, SLEEP, WC, YES, ExecutionContext, TimeoutExpired, sh
+from cuprum import (
+    CAT,
+    ECHO,
+    HEAD,
+    SHA256SUM,
+    SLEEP,
+    WC,
+    YES,
+    ExecutionContext,
+    TimeoutExpired,
+    sh,
+)
+from cuprum.remote import SSHHost
 from cuprum.streams import clear_backend_cache, get_stream_backend
 
 PAYLOAD = 64 << 20
@@ -67,8 +83,59 @@ async def demo(path: str, digest: str) -> None:
     print(f"    cat /dev/zero | cat | wc -c     cancelled after {elapsed:.2f} s, children reaped")
 
 
+async def remote_demo(config: str, alias: str, path: str, digest: str) -> None:
+    """The same kind of runs on a remote host (a private sshd on 127.0.0.1)."""
+    cat = sh.make(CAT)
+    started = time.perf_counter()
+    async with SSHHost(alias, config_file=config) as host:
+        print(f"    connected to {host.destination} in {time.perf_counter() - started:.2f} s")
+        result = await sh.make(ECHO)("hello from", "the host").on(host).run(check=True)
+        print(f"    echo on the host               {result.stdout!r} host={result.host!r}")
+
+        started = time.perf_counter()
+        result = await (cat(path) | cat().on(host) | sh.make(SHA256SUM)()).run(check=True)
+        seconds = time.perf_counter() - started
+        ok = result.stdout is not None and result.stdout.split()[0] == digest
+        print(
+            f"    cat F | <host> cat | sha256sum  {PAYLOAD >> 20} MiB in {seconds * 1000:6.0f} ms "
+            f"({PAYLOAD / seconds / 1e6:5.0f} MB/s), digest {'matches' if ok else 'WRONG'}"
+        )
+
+        started = time.perf_counter()
+        try:
+            await (
+                sh.make(SLEEP)("300")
+                .on(host)
+                .run(context=ExecutionContext(timeout=0.5, cancel_grace=0.2))
+            )
+        except TimeoutExpired as exc:
+            print(
+                f"    <host> sleep 300, timeout 0.5  TimeoutExpired after "
+                f"{time.perf_counter() - started:.2f} s, remote group ended "
+                f"(exit code {getattr(exc.result, 'exit_code', None)})"
+            )
+    print("    left the host: master stopped, socket removed")
+
+
+def run_remote_demo(path: str, digest: str) -> None:
+    """Start a private sshd (as the test suite does) and run `remote_demo` on both loops."""
+    # The fixture lives with the tests, beside this directory.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tests.remote_fixtures import ALIAS, missing_reason, run_sshd
+
+    reason = missing_reason()
+    if reason is not None:
+        print(f"[remote] skipped: {reason}\n")
+        return
+    with tempfile.TemporaryDirectory() as directory, run_sshd(Path(directory)) as server:
+        for loop in ("asyncio", "trio"):
+            print(f"[remote on {loop}: private sshd on 127.0.0.1:{server.port}]")
+            anyio.run(remote_demo, str(server.config), ALIAS, path, digest, backend=loop)
+            print()
+
+
 def main() -> int:
-    """Run the demo on every loop x backend available."""
+    """Run the demo on every loop x backend available, then on a remote host."""
     print(f"cuprum {cuprum.__version__}: pipelines on asyncio and trio, both stream backends\n")
     with tempfile.NamedTemporaryFile(delete=False) as handle:
         for _ in range(PAYLOAD >> 20):
@@ -90,6 +157,9 @@ def main() -> int:
                 print(f"[{loop} x {resolved}]")
                 anyio.run(demo, path, digest, backend=loop)
                 print()
+        os.environ.pop("CUPRUM_STREAM_BACKEND", None)
+        clear_backend_cache()
+        run_remote_demo(path, digest)
     finally:
         os.unlink(path)
     return 0

@@ -66,7 +66,8 @@ def _keygen(path: Path) -> None:
     )
 
 
-def _missing_reason() -> str | None:
+def missing_reason() -> str | None:
+    """Why the remote tests cannot run here (None: they can)."""
     if not SSHD.exists():
         return f"{SSHD} is not installed (apt-get install openssh-server)"
     for tool in ("ssh", "ssh-keygen", "ssh-keyscan"):
@@ -178,7 +179,7 @@ def _wait_ready(sshd: subprocess.Popen[bytes], port: int, directory: Path) -> st
 
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """Body of the session fixture: skips, or fails in CI, when sshd is absent."""
-    reason = _missing_reason()
+    reason = missing_reason()
     if reason is not None:
         if IN_CI:
             pytest.fail(f"CI=true but the remote tests cannot run: {reason}")
