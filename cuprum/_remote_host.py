@@ -53,7 +53,8 @@ class SSHHost:
     connect_timeout : float
         Seconds allowed for connecting and logging in.
     config_file : str | os.PathLike[str] | None
-        An ssh_config file to use instead of ``~/.ssh/config`` (``ssh -F``).
+        An ssh_config file to use instead of ``~/.ssh/config`` and
+        ``/etc/ssh/ssh_config`` (``ssh -F``).
 
     Raises
     ------

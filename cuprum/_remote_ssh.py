@@ -26,7 +26,7 @@ _OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 _RESERVED = frozenset(
     name.lower()
     for name in (
-        "BatchMode", "ControlMaster", "ControlPath", "ControlPersist",
+        "BatchMode", "ConnectTimeout", "ControlMaster", "ControlPath", "ControlPersist",
         "ForkAfterAuthentication", "RemoteCommand", "RequestTTY", "SessionType",
         "StdinNull", "StrictHostKeyChecking",
     )
@@ -68,7 +68,10 @@ def check_options(options: Mapping[str, str | int] | None) -> tuple[str, ...]:
         if not _OPTION_NAME.match(name):
             raise ValueError(f"options: {name!r} is not an ssh_config option name")
         if name.lower() in _RESERVED:
-            raise ValueError(f"options: {name} is set by cuprum and cannot be overridden")
+            raise ValueError(
+                f"options: {name} is set by cuprum and cannot be overridden "
+                "(connect_timeout= and host_keys= set ConnectTimeout and StrictHostKeyChecking)"
+            )
         text = str(value)
         if any(ch in text for ch in "\0\r\n"):
             raise ValueError(f"options: the value of {name} contains a newline or NUL")

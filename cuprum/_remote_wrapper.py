@@ -42,10 +42,11 @@ __all__ = ["MarkerFilter", "new_token", "remote_command", "validate_env_name"]
 
 # Sent with every command. Its own names start with `__cu_` (refused as env
 # names), so the caller's environment cannot change how it works; the PATH
-# lookup runs in a subshell, so IFS is never touched. `__cu_k` writes a
+# lookup runs in a subshell, so IFS is never touched, and the watchers run
+# `sleep` with the login's PATH (`__cu_p`), not the caller's. `__cu_k` writes a
 # marker; `__cu_r` is set by a TERM (or HUP, INT) sent to the group;
 # `__cu_w` is the watcher's pid.
-WRAPPER = r"""__cu_t=$1 __cu_m=$2 __cu_g=$3 __cu_d=$4 __cu_n=$5
+WRAPPER = r"""__cu_t=$1 __cu_m=$2 __cu_g=$3 __cu_d=$4 __cu_n=$5 __cu_p=$PATH
 shift 5
 exec 4>&2 2>/dev/null
 __cu_k() { printf '\036cuprum-%s %s\n' "$__cu_t" "$1${2+ $2}" >&4; }
@@ -83,10 +84,10 @@ __cu_r=
 trap '__cu_r=1' TERM HUP INT
 case $__cu_m in
 l*) exec 3<&0 0</dev/null
-{ trap '' TERM; while read -r _; do :; done <&3
+{ trap '' TERM; PATH=$__cu_p; while read -r _; do :; done <&3
 kill -TERM 0; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
 __cu_w=$!; exec 3<&-;;
-*) { trap '' TERM PIPE; while __cu_k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
+*) { trap '' TERM PIPE; PATH=$__cu_p; while __cu_k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
 kill -TERM 0; sleep "$__cu_g" 4>&-; kill -KILL 0; } </dev/null >/dev/null 2>&1 &
 __cu_w=$!;;
 esac
@@ -96,7 +97,9 @@ case $__cu_m in
 esac
 __cu_c=$?
 kill -KILL "$__cu_w" 2>/dev/null
-if [ -n "$__cu_r" ]; then { sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- & fi
+if [ -n "$__cu_r" ]; then
+{ PATH=$__cu_p; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
+fi
 __cu_k exit "$__cu_c"
 exit "$__cu_c"
 """
@@ -105,7 +108,9 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RESERVED_PREFIX = "__cu_"
 # Variables a POSIX sh (dash, or bash as sh) owns: assigning them fails or is
 # ignored, and a failed assignment would end the wrapper.
-_SHELL_SPECIAL = frozenset({"OPTIND", "PPID", "UID", "EUID", "BASHOPTS", "SHELLOPTS"})
+_SHELL_SPECIAL = frozenset(
+    {"OPTIND", "PPID", "UID", "EUID", "BASHOPTS", "BASH_VERSINFO", "SHELLOPTS"}
+)
 _MAX_MARKER = 1 << 16  # longer than any marker the wrapper writes
 
 
@@ -122,7 +127,8 @@ def validate_env_name(name: str, host: str) -> None:
     ValueError
         The name does not match ``[A-Za-z_][A-Za-z0-9_]*``, starts with
         ``__cu_`` (the wrapper's own names), or is one the shell owns
-        (``OPTIND``, ``PPID``, ``UID``, ``EUID``, ``BASHOPTS``, ``SHELLOPTS``).
+        (``OPTIND``; bash's read-only ``PPID``, ``UID``, ``EUID``,
+        ``BASHOPTS``, ``BASH_VERSINFO``, ``SHELLOPTS``).
     """
     if not _ENV_NAME.match(name):
         raise ValueError(

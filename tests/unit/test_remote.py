@@ -255,7 +255,16 @@ def test_env_names_cannot_change_how_the_wrapper_works(tmp_path: Path, shell: st
     assert b"\nIFS=v-IFS /nonexistent\n" in b"\n" + out
 
 
-@pytest.mark.parametrize("name", ["__cu_t", "OPTIND", "SHELLOPTS"])
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_path_without_sleep_does_not_break_the_watchers(shell: str) -> None:
+    # The caller's PATH is the command's; the wrapper's heartbeat still
+    # sleeps between beats (a busy loop would flood stderr with markers).
+    code, _, err = run_wrapper(["/bin/sleep", "1"], env={"PATH": "/nonexistent"}, shell=shell)
+    assert code == 0
+    assert err.count(b" hb\n") < 10, err[:200]  # one per half second, not thousands
+
+
+@pytest.mark.parametrize("name", ["__cu_t", "OPTIND", "SHELLOPTS", "BASH_VERSINFO"])
 def test_env_names_of_the_wrapper_and_the_shell_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         validate_env_name(name, "example")
@@ -340,6 +349,7 @@ def test_marker_filter_gives_back_an_unfinished_prefix_at_the_end() -> None:
         ({"destination": "h", "user": "-l"}, ValueError),
         ({"destination": "h", "options": {"ControlPath": "/tmp/x"}}, ValueError),
         ({"destination": "h", "options": {"StrictHostKeyChecking": "no"}}, ValueError),
+        ({"destination": "h", "options": {"ConnectTimeout": 3}}, ValueError),
         ({"destination": "h", "options": {"Bad Name": "x"}}, ValueError),
         ({"destination": "h", "options": {"ProxyJump": "a\nb"}}, ValueError),
     ],
