@@ -128,7 +128,14 @@ class SafeCmd:
         return replace(self, ok_codes=_ok_codes(codes))
 
     def on(self, host: Any) -> SafeCmd:
-        """Return a copy that runs on ``host`` (a `cuprum.remote.SSHHost`)."""
+        """Return a copy that runs on ``host``.
+
+        Parameters
+        ----------
+        host : cuprum.remote.SSHHost | cuprum.remote.LOCAL | None
+            A connected remote host; `cuprum.remote.LOCAL` to run here
+            whatever the run's context or the scope say; None to inherit.
+        """
         return replace(self, host=host)
 
     def __or__(self, other: SafeCmd | Pipeline) -> Pipeline:

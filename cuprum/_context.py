@@ -20,6 +20,23 @@ __all__ = ["ExecutionContext"]
 DEFAULT_CANCEL_GRACE = 1.0
 
 
+@final
+class Local:
+    """The type of `cuprum.remote.LOCAL`: "run here", where None means "inherit"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "cuprum.remote.LOCAL"
+
+    def __reduce__(self) -> str:
+        return "LOCAL"
+
+
+LOCAL = Local()
+"""Run on this machine, whatever host an outer scope or context names."""
+
+
 def _freeze_env(
     env: Mapping[str, str | None] | None,
 ) -> Mapping[str, str | None] | None:
@@ -96,8 +113,9 @@ class ExecutionContext:
         Seconds between SIGTERM and SIGKILL (default 1 s).
     tags : Mapping[str, str] | None
         Free-form labels carried into every event of the run.
-    host : cuprum.remote.SSHHost | None
-        Run on this remote host (``env`` and ``cwd`` then apply there).
+    host : cuprum.remote.SSHHost | cuprum.remote.LOCAL | None
+        Run on this remote host (``env`` and ``cwd`` then apply there);
+        `cuprum.remote.LOCAL` runs here although an outer level names a host.
     """
 
     env: Mapping[str, str | None] | None = None

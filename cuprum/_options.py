@@ -10,7 +10,7 @@ from typing import IO, Literal, TypeAlias, final
 
 from anyio.abc import ByteReceiveStream
 
-from ._context import DEFAULT_CANCEL_GRACE, ExecutionContext, current_scope
+from ._context import DEFAULT_CANCEL_GRACE, LOCAL, ExecutionContext, current_scope
 
 __all__ = ["Output", "ResolvedContext", "RunOptions", "Stdin"]
 
@@ -146,6 +146,7 @@ def resolve_context(
 
     For the host, the argument is the command's own (`SafeCmd.on`), which
     wins over every context: a pipeline can mix hosts under one run context.
+    `LOCAL` at any level means "here", overriding the levels below it.
     """
     scope = current_scope.get()
     merged = ExecutionContext()
@@ -160,5 +161,10 @@ def resolve_context(
             merged.cancel_grace if merged.cancel_grace is not None else DEFAULT_CANCEL_GRACE
         ),
         tags=dict(merged.tags or {}),
-        host=host if host is not None else merged.host,
+        host=_where(host if host is not None else merged.host),
     )
+
+
+def _where(host: object) -> object:
+    """The resolved host: None (run here) for `LOCAL`."""
+    return None if host is LOCAL else host

@@ -189,7 +189,10 @@ def master_of(host: object) -> Master:
         The connection's master has died.
     """
     if not isinstance(host, SSHHost):
-        raise TypeError(f"host must be a cuprum.remote.SSHHost, got {type(host).__name__}")
+        raise TypeError(
+            "host must be a cuprum.remote.SSHHost or cuprum.remote.LOCAL, "
+            f"got {type(host).__name__}"
+        )
     master = host._master  # pyright: ignore[reportPrivateUsage] - this module owns SSHHost
     if master is None:
         raise RuntimeError(f"{host!r} is not connected: run commands inside `async with host:`")

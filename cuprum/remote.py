@@ -7,12 +7,14 @@ cancellation, events, `run_concurrent`, ``open()`` and ``lines()`` work as
 they do locally, on asyncio, uvloop and trio, with either stream backend.
 
 Choose where a command runs with ``cmd.on(host)``,
-``ExecutionContext(host=host)`` or ``sh.scoped(host=host)``.
+``ExecutionContext(host=host)`` or ``sh.scoped(host=host)``; `LOCAL` in
+their place runs a command here although an outer level names a host.
 """
 
 from __future__ import annotations
 
+from ._context import LOCAL
 from ._errors import RemoteConnectionError
 from ._remote_host import SSHHost
 
-__all__ = ["RemoteConnectionError", "SSHHost"]
+__all__ = ["LOCAL", "RemoteConnectionError", "SSHHost"]

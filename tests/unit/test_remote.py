@@ -7,6 +7,7 @@ lazily on some machines).
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import logging
@@ -54,7 +55,7 @@ from cuprum import _remote_master as remote_master
 from cuprum._remote_wrapper import MarkerFilter, remote_command, validate_env_name
 from cuprum.adapters import logging as cuprum_logging
 from cuprum.adapters import otel, prometheus
-from cuprum.remote import SSHHost
+from cuprum.remote import LOCAL, SSHHost
 from tests.conftest import (
     LOOPS,
     ROOT,
@@ -411,7 +412,7 @@ def test_public_names() -> None:
     import cuprum
     import cuprum.remote
 
-    assert cuprum.remote.__all__ == ["RemoteConnectionError", "SSHHost"]
+    assert cuprum.remote.__all__ == ["LOCAL", "RemoteConnectionError", "SSHHost"]
     assert cuprum.RemoteConnectionError is cuprum.remote.RemoteConnectionError
     assert issubclass(RemoteConnectionError, cuprum.CuprumError)
     assert issubclass(RemoteConnectionError, ConnectionError)
@@ -504,6 +505,23 @@ async def test_three_ways_to_choose_the_host(host: SSHHost) -> None:
     assert [e.host for e in finals] == [ALIAS, ALIAS, ALIAS, None]
     assert all(e.remote_pgid for e in finals[:3])
     assert finals[3].remote_pgid is None
+
+
+async def test_local_runs_here_inside_a_remote_scope(host: SSHHost) -> None:
+    where = remote("sh", "-c", 'echo "${SSH_CONNECTION:-here}"')
+    with sh.scoped(host=host):
+        inherited = await where.run()
+        by_on = await where.on(LOCAL).run()
+        by_context = await where.run(context=ExecutionContext(host=LOCAL))
+        mixed = await (where | sh.make(CAT)().on(LOCAL)).run()
+        back_again = await where.on(LOCAL).run(context=ExecutionContext(host=host))
+    assert inherited.host == ALIAS
+    assert (by_on.host, by_on.stdout) == (None, "here\n")
+    assert (by_context.host, by_context.stdout) == (None, "here\n")
+    assert [s.host for s in mixed.stages] == [ALIAS, None]
+    assert back_again.host is None  # the command's own choice wins over the run's context
+    assert repr(LOCAL) == "cuprum.remote.LOCAL"
+    assert copy.deepcopy(ExecutionContext(host=LOCAL)).host is LOCAL
 
 
 @pytest.mark.parametrize("stdin", STDIN_MODES)
