@@ -1023,24 +1023,24 @@ def bench_remote(
         connects.clear()
 
         variants = [(loop, backend) for loop in loops for backend in backends]
-        latency = [
-            Versus(
-                f"`true` {lp}/{b}",
-                lambda lp=lp, b=b: on_host(lp, b, true_batch),
-                lambda lp=lp, b=b: local(lp, b, true_batch),
-            )
-            for lp, b in variants
-        ]
+
+        def per_variant(
+            label: str, work: Callable[[SSHHost | None], Awaitable[list[float]]]
+        ) -> list[Versus]:
+            """One remote-vs-local pair of `work` per loop x backend."""
+            return [
+                Versus(
+                    f"{label} {lp}/{b}",
+                    lambda lp=lp, b=b: on_host(lp, b, work),
+                    lambda lp=lp, b=b: local(lp, b, work),
+                )
+                for lp, b in variants
+            ]
+
+        latency = per_variant("`true`", true_batch)
         shell = login_shell_versus(shell_runs)
         alternate("remote true", [*latency, shell], latency_rounds)
-        trips = [
-            Versus(
-                f"{size_name(size)} round trip {lp}/{b}",
-                lambda lp=lp, b=b: on_host(lp, b, trip),
-                lambda lp=lp, b=b: local(lp, b, trip),
-            )
-            for lp, b in variants
-        ]
+        trips = per_variant(f"{size_name(size)} round trip", trip)
         alternate(f"remote {size_name(size)}", trips, trip_rounds)
 
     for pair, (loop, backend) in zip(latency, variants, strict=True):
