@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import stat
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, final
 
@@ -200,11 +201,16 @@ def _remote_stderr(
         deliver = deliver_relayed
     elif fd is not None:
         target = fd
+        # A regular file never blocks; anything else (the caller's pipe or
+        # terminal) is written from a worker thread, so a slow reader there
+        # never stalls the event loop.
+        regular = stat.S_ISREG(os.fstat(target).st_mode)
 
         async def deliver_written(data: bytes) -> None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(target, view) :]
+            if regular:
+                _write_all(target, data)
+            else:
+                await anyio.to_thread.run_sync(_write_all, target, data)
 
         deliver = deliver_written
 
@@ -238,6 +244,12 @@ def _remote_stderr(
     # still read the markers after the task stopped.
     stage.io.append(IoTask(read, (stream,), close=False))
     return child_end
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _pump_task(run: Run, upstream: Stage, source: FdReceiveStream, sink: FdSendStream) -> IoTask:

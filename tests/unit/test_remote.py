@@ -52,6 +52,7 @@ from cuprum import (
     unsafe,
 )
 from cuprum import _remote_master as remote_master
+from cuprum._fdstream import buffered
 from cuprum._remote_wrapper import MarkerFilter, remote_command, validate_env_name
 from cuprum.adapters import logging as cuprum_logging
 from cuprum.adapters import otel, prometheus
@@ -576,6 +577,45 @@ async def test_stderr_redirected_to_a_file_and_merged(host: SSHHost, tmp_path: P
     assert target.read_bytes() == b"b\n"
     merged = await script.on(host).run(stderr="stdout")
     assert merged.stdout == "a\nb\nc\n"
+
+
+async def test_stderr_to_a_full_pipe_of_the_caller_does_not_block_the_loop(
+    host: SSHHost,
+) -> None:
+    # cuprum relays a remote stage's stderr (without the markers) to the
+    # caller's pipe. While that pipe is full, the event loop must go on.
+    size = 300_000
+    read_fd, write_fd = os.pipe()
+    got = bytearray()
+    loop_saw_it_full = threading.Event()
+
+    def drain() -> None:
+        while len(got) < size:
+            got.extend(os.read(read_fd, 1 << 16))
+
+    def rescue() -> None:
+        # A blocked loop cannot notice anything: unblock it, so the test
+        # fails instead of hanging.
+        if not loop_saw_it_full.wait(15):
+            drain()
+
+    rescuer = threading.Thread(target=rescue, daemon=True)
+    rescuer.start()
+    try:
+        with os.fdopen(write_fd, "wb", buffering=0) as sink:
+            cmd = remote("sh", "-c", f"head -c {size} /dev/zero >&2").on(host)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: cmd.run(stderr=sink, check=True))
+                while buffered(read_fd) < 1 << 16 and rescuer.is_alive():
+                    await anyio.sleep(0.01)
+                assert rescuer.is_alive(), "the event loop was blocked while the pipe was full"
+                loop_saw_it_full.set()
+                await anyio.to_thread.run_sync(drain)
+    finally:
+        loop_saw_it_full.set()
+        rescuer.join()
+        os.close(read_fd)
+    assert bytes(got) == b"\0" * size
 
 
 async def test_timeout_keeps_the_partial_output(host: SSHHost) -> None:
