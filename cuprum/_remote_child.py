@@ -235,7 +235,7 @@ class RemoteChild:
 
         The client exits once the master has written the session's last
         byte into cuprum's pipes; ending it earlier drops the rest. So
-        while output waits in cuprum's stdout pipe (its reader lags), this
+        while output waits in cuprum's pipes (their reader lags), this
         waits; after ``grace`` with the pipe empty, or `DELIVERY_LIMIT`
         seconds in all (a writer outside the remote group that never
         stops), it returns and the client is ended.
@@ -247,7 +247,7 @@ class RemoteChild:
             now = time.monotonic()
             if now - started >= limit:
                 return
-            if stage.stdout_pending():
+            if stage.output_pending():
                 quiet_since = now
             elif now - quiet_since >= grace:
                 return

@@ -154,10 +154,17 @@ class RemoteStage:
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 self.end()
 
-    def stdout_pending(self) -> bool:
-        """True when output waits in cuprum's stdout pipe for a (slow) reader."""
-        stream = self.stdout_source
-        return stream is not None and stream.fileno >= 0 and buffered(stream.fileno) > 0
+    def output_pending(self) -> bool:
+        """True when output waits in cuprum's pipes for a (slow) reader.
+
+        Stdout is read by the next stage's pump, the capture or the caller;
+        stderr by cuprum's marker filter, which waits itself when the
+        caller's pipe it relays to (``open(stderr=True)``) is full.
+        """
+        return any(
+            stream is not None and stream.fileno >= 0 and buffered(stream.fileno) > 0
+            for stream in (self.stdout_source, self.stream)
+        )
 
     # --- after the client exited ---------------------------------------------
 

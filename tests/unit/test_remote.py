@@ -712,6 +712,21 @@ async def test_a_slow_local_reader_gets_every_byte_of_a_remote_stage(
     assert result.stdout == f"{size}\n"
 
 
+async def test_a_slow_reader_of_open_stderr_gets_every_byte(host: SSHHost) -> None:
+    size = 3_000_000
+    cmd = remote("sh", "-c", f"head -c {size} /dev/zero >&2").on(host)
+    got = 0
+    async with cmd.open(
+        stdout=False, stderr=True, context=ExecutionContext(cancel_grace=0.1)
+    ) as proc:
+        assert proc.stderr is not None
+        await anyio.sleep(1.5)  # longer than the whole linger with cancel_grace=0.1
+        async for chunk in proc.stderr:
+            got += len(chunk)
+        assert await proc.wait() == 0
+    assert got == size
+
+
 async def test_lines_of_a_remote_command_read_slowly_are_all_there(host: SSHHost) -> None:
     count = 0
     context = ExecutionContext(cancel_grace=0.2)
