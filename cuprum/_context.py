@@ -177,7 +177,6 @@ class Scope:
     parent: Scope | None
     allowlist: frozenset[Program] | None
     defaults: ExecutionContext
-    host: Any = None
     before: list[Any] = field(default_factory=list[Any])
     after: list[Any] = field(default_factory=list[Any])
     observers: list[Any] = field(default_factory=list[Any])

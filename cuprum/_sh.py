@@ -71,7 +71,6 @@ class _Sh:
                 cancel_grace=cancel_grace,
                 host=host,
             ),
-            host=host,
         )
         token = current_scope.set(scope)
         try:
