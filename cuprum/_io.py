@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import stat
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import IO, TYPE_CHECKING, final
 
@@ -200,19 +199,14 @@ def _remote_stderr(
 
         deliver = deliver_relayed
     elif fd is not None:
-        target = fd
-        # A regular file never blocks; anything else (the caller's pipe or
-        # terminal) is written from a worker thread, so a slow reader there
-        # never stalls the event loop.
-        regular = stat.S_ISREG(os.fstat(target).st_mode)
-
-        async def deliver_written(data: bytes) -> None:
-            if regular:
-                _write_all(target, data)
-            else:
-                await anyio.to_thread.run_sync(_write_all, target, data)
-
-        deliver = deliver_written
+        # A pipe of the caller's is written without blocking (a full one
+        # must not stall the event loop, and a cancelled run must not wait
+        # for its reader); files and terminals are written directly.
+        pipe_sink = run.fds.sink_to(fd)
+        if pipe_sink is not None:
+            deliver = functools.partial(_send_or_drop, pipe_sink)
+        else:
+            deliver = functools.partial(_write_now, fd)
 
     # Set now, not when the task starts: until the reader is done, nobody
     # else may read the pipe (two readers of one descriptor is an error on
@@ -246,10 +240,17 @@ def _remote_stderr(
     return child_end
 
 
-def _write_all(fd: int, data: bytes) -> None:
+async def _write_now(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+async def _send_or_drop(sink: FdSendStream, data: bytes) -> None:
+    try:
+        await sink.send(data)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        sink.close()  # the reader went away: the rest has nowhere to go
 
 
 def _pump_task(run: Run, upstream: Stage, source: FdReceiveStream, sink: FdSendStream) -> IoTask:

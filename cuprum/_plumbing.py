@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from typing import IO, TYPE_CHECKING, final
 
 from ._fdstream import PIPE_SIZE, FdReceiveStream, FdSendStream, make_pipe
@@ -94,6 +95,25 @@ class FdSet:
         sink = FdSendStream(write_fd)
         self._streams.append(sink)
         return FdReceiveStream(read_fd), sink
+
+    def sink_to(self, fd: int) -> FdSendStream | None:
+        """A non-blocking stream that writes into the pipe ``fd``, or None.
+
+        ``fd`` is the caller's (a pipe whose file status cuprum must not
+        change), so the pipe is opened anew through ``/proc/self/fd``: that
+        open file is cuprum's own, and non-blocking. None when ``fd`` is
+        not a pipe, or on systems without ``/proc``.
+        """
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        try:
+            # O_NONBLOCK: a pipe without a reader fails (ENXIO) instead of blocking.
+            own = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        sink = FdSendStream(own)
+        self._streams.append(sink)
+        return sink
 
     def close_child_ends(self) -> None:
         """Close the descriptors only children needed (they have their copies)."""

@@ -618,6 +618,22 @@ async def test_stderr_to_a_full_pipe_of_the_caller_does_not_block_the_loop(
     assert bytes(got) == b"\0" * size
 
 
+async def test_stderr_to_a_pipe_nobody_reads_still_times_out(host: SSHHost) -> None:
+    # The relay of stderr to the caller's full pipe must not hold the run
+    # past its timeout, nor change the caller's pipe (it stays blocking).
+    read_fd, write_fd = os.pipe()
+    leaks = LeakChecker()
+    try:
+        with os.fdopen(write_fd, "wb", buffering=0) as sink:
+            cmd = remote("sh", "-c", "head -c 1000000 /dev/zero >&2; sleep 300").on(host)
+            with anyio.fail_after(20), pytest.raises(TimeoutExpired):
+                await cmd.run(stderr=sink, timeout=2, context=ExecutionContext(cancel_grace=0.2))
+            assert os.get_blocking(sink.fileno())
+    finally:
+        os.close(read_fd)
+    leaks.assert_clean()
+
+
 async def test_timeout_keeps_the_partial_output(host: SSHHost) -> None:
     with pytest.raises(TimeoutExpired) as caught:
         await (
