@@ -25,6 +25,13 @@ class Local:
     """The type of `cuprum.remote.LOCAL`: "run here", where None means "inherit"."""
 
     __slots__ = ()
+    _instance: Local | None = None
+
+    def __new__(cls) -> Local:
+        # One value only: hosts are compared with `is`.
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
 
     def __repr__(self) -> str:
         return "cuprum.remote.LOCAL"

@@ -174,6 +174,7 @@ class Run:
         self.waited = 0.0  # seconds spent waiting for remote sessions
         self.remaining = len(stages)
         self.all_done = anyio.Event()
+        self.deadline_passed = anyio.Event()  # set when the timeout expires
         self.tg: TaskGroup | None = None
         self.user_stdin: FdSendStream | None = None
         self.user_stdout: FdReceiveStream | None = None
@@ -258,6 +259,7 @@ class Run:
         if scope.cancelled_caught:
             return
         self.timed_out = True
+        self.deadline_passed.set()
         # The escalations run in the run's own task group, not in this
         # scope: ending the run must not cut a SIGKILL short.
         assert self.tg is not None
@@ -309,7 +311,9 @@ class Run:
         """Let the stage's output reach end of file, but never hang on it.
 
         A background descendant may hold the pipes: after ``cancel_grace``
-        its process group is ended, and then the readers are stopped.
+        its process group is ended, and then the readers are stopped. With
+        no writer left, the readers get all the time they need, up to the
+        run's timeout (a remote stage's stderr relayed to a pipe nobody reads).
         """
         pending = [io for io in stage.io if not io.finished.is_set()]
         if not pending:
@@ -321,15 +325,21 @@ class Run:
             return
         if not any(io.source_has_writers() for io in pending if not io.finished.is_set()):
             # No process can write any more: what is left is bytes already in
-            # the pipes, on their way to a slow reader. Let them arrive.
-            for io in pending:
-                await io.finished.wait()
-            return
-        assert stage.child is not None
-        await stage.child.end_group(stage.ctx.cancel_grace)
-        with anyio.move_on_after(0.05):
-            for io in pending:
-                await io.finished.wait()
+            # the pipes, on their way to a slow reader. Let them arrive, but
+            # not past the run's timeout (a reader that never reads).
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_on, self.deadline_passed, tg.cancel_scope)
+                for io in pending:
+                    await io.finished.wait()
+                tg.cancel_scope.cancel()
+            if not self.timed_out:
+                return
+        else:
+            assert stage.child is not None
+            await stage.child.end_group(stage.ctx.cancel_grace)
+            with anyio.move_on_after(0.05):
+                for io in pending:
+                    await io.finished.wait()
         for io in pending:
             io.stop()
             await io.finished.wait()
@@ -407,6 +417,11 @@ class Run:
             duration=time.monotonic() - self.started,
             ok=failure is None and not self.timed_out and all(r.ok for r in results),
         )  # fmt: skip
+
+
+async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 def unwrap(exc: BaseException) -> BaseException:

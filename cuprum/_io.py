@@ -201,7 +201,8 @@ def _remote_stderr(
     elif fd is not None:
         # A pipe of the caller's is written without blocking (a full one
         # must not stall the event loop, and a cancelled run must not wait
-        # for its reader); files and terminals are written directly.
+        # for its reader); files and terminals are written directly. (A
+        # blocking socket whose reader stalls would stall the loop: rare.)
         pipe_sink = run.fds.sink_to(fd)
         if pipe_sink is not None:
             deliver = functools.partial(_send_or_drop, pipe_sink)
@@ -243,7 +244,10 @@ def _remote_stderr(
 async def _write_now(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:  # the caller's descriptor is non-blocking
+            await anyio.wait_writable(fd)
 
 
 async def _send_or_drop(sink: FdSendStream, data: bytes) -> None:

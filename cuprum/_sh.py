@@ -57,7 +57,8 @@ class _Sh:
         never widens what may run. The scope lives in a `ContextVar`: tasks
         started inside the block inherit it, sibling tasks do not. With
         ``host`` (a `cuprum.remote.SSHHost`), the commands of the block run
-        on that host unless a command says otherwise (`SafeCmd.on`).
+        on that host unless a command says otherwise (`SafeCmd.on`);
+        `cuprum.remote.LOCAL` brings an inner block back to this machine.
         """
         outer = current_scope.get()
         scope = Scope(

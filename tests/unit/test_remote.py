@@ -522,6 +522,9 @@ async def test_local_runs_here_inside_a_remote_scope(host: SSHHost) -> None:
     assert [s.host for s in mixed.stages] == [ALIAS, None]
     assert back_again.host is None  # the command's own choice wins over the run's context
     assert repr(LOCAL) == "cuprum.remote.LOCAL"
+    assert type(LOCAL)() is LOCAL
+    with sh.scoped(host=host), sh.scoped(host=LOCAL):
+        assert (await where.run()).host is None
     assert copy.deepcopy(ExecutionContext(host=LOCAL)).host is LOCAL
 
 
@@ -618,14 +621,19 @@ async def test_stderr_to_a_full_pipe_of_the_caller_does_not_block_the_loop(
     assert bytes(got) == b"\0" * size
 
 
-async def test_stderr_to_a_pipe_nobody_reads_still_times_out(host: SSHHost) -> None:
+@pytest.mark.parametrize(
+    "script",
+    ["head -c 1000000 /dev/zero >&2; sleep 300", "head -c 3000000 /dev/zero >&2"],
+    ids=["still-running", "exited"],
+)
+async def test_stderr_to_a_pipe_nobody_reads_still_times_out(host: SSHHost, script: str) -> None:
     # The relay of stderr to the caller's full pipe must not hold the run
     # past its timeout, nor change the caller's pipe (it stays blocking).
     read_fd, write_fd = os.pipe()
     leaks = LeakChecker()
     try:
         with os.fdopen(write_fd, "wb", buffering=0) as sink:
-            cmd = remote("sh", "-c", "head -c 1000000 /dev/zero >&2; sleep 300").on(host)
+            cmd = remote("sh", "-c", script).on(host)
             with anyio.fail_after(20), pytest.raises(TimeoutExpired):
                 await cmd.run(stderr=sink, timeout=2, context=ExecutionContext(cancel_grace=0.2))
             assert os.get_blocking(sink.fileno())
