@@ -108,8 +108,13 @@ Match LocalPort {bad_shell_port}
 """
     )
     log = (directory / "sshd.log").open("wb")
+    argv = [str(SSHD), "-D", "-e", "-f", str(directory / "sshd_config")]
+    setpriv = shutil.which("setpriv")
+    if setpriv is not None:
+        # A test run killed outright (no teardown) takes its sshd with it.
+        argv = [setpriv, "--pdeathsig", "KILL", *argv]
     sshd = subprocess.Popen(
-        [str(SSHD), "-D", "-e", "-f", str(directory / "sshd_config")],
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
