@@ -187,17 +187,7 @@ def _remote_stderr(
 
         deliver, finish = deliver_captured, finish_lines
     elif sink is not None:
-        open_sink: FdSendStream | None = sink
-
-        async def deliver_relayed(data: bytes) -> None:
-            nonlocal open_sink
-            if open_sink is not None:
-                try:
-                    await open_sink.send(data)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    open_sink = None  # the caller closed its end: drop the rest
-
-        deliver = deliver_relayed
+        deliver = functools.partial(_send_or_drop, sink)
     elif fd is not None:
         # A pipe of the caller's is written without blocking (a full one
         # must not stall the event loop, and a cancelled run must not wait
@@ -251,6 +241,9 @@ async def _write_now(fd: int, data: bytes) -> None:
 
 
 async def _send_or_drop(sink: FdSendStream, data: bytes) -> None:
+    """Send to a pipe whose reader may leave; once it left, drop the rest."""
+    if sink.fileno < 0:
+        return
     try:
         await sink.send(data)
     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
