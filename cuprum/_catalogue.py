@@ -60,7 +60,12 @@ class ProgramCatalogue:
     Parameters
     ----------
     projects : tuple[ProjectSettings, ...]
-        The projects; a program may appear in several.
+        The projects; each program belongs to exactly one.
+
+    Raises
+    ------
+    ValueError
+        A program is listed by two projects (the message names both).
     """
 
     projects: tuple[ProjectSettings, ...]
@@ -73,7 +78,12 @@ class ProgramCatalogue:
         index: dict[Program, ProjectSettings] = {}
         for project in self.projects:
             for program in project.programs:
-                index.setdefault(program, project)
+                first = index.setdefault(program, project)
+                if first is not project:
+                    raise ValueError(
+                        f"program {program!r} is listed by two projects, "
+                        f"{first.name!r} and {project.name!r}; list it in one"
+                    )
         object.__setattr__(self, "_index", index)
 
     @property

@@ -9,7 +9,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._commands import SafeCmd
+from ._context import current_scope
 from ._errors import CommandFailed
+from ._pipelines import Pipeline
 from ._results import CommandResult
 
 __all__ = ["run_concurrent"]
@@ -51,6 +53,8 @@ async def run_concurrent(
         With ``fail_fast``, for the first command that was not ok.
     ValueError
         If ``limit`` is below 1.
+    ForbiddenProgramError
+        A program is outside the current scope's allowlist; nothing started.
 
     Cancellation
     ------------
@@ -62,6 +66,10 @@ async def run_concurrent(
         raise ValueError(f"limit must be an int >= 1, got {limit!r}")
     if "check" in options:
         raise TypeError("run_concurrent() takes fail_fast, not check")
+    # The scope decides what may run: refuse before the first one starts.
+    current_scope.get().require_allowed(
+        stage.program for cmd in commands for stage in _stages_of(cmd)
+    )
     results: list[CommandResult | None] = [None] * len(commands)
     limiter = anyio.CapacityLimiter(limit)
     failure: list[CommandResult] = []
@@ -85,3 +93,7 @@ async def run_concurrent(
     if failure:
         raise CommandFailed(failure[0])
     return [r for r in results if r is not None]
+
+
+def _stages_of(cmd: SafeCmd | Pipeline) -> tuple[SafeCmd, ...]:
+    return cmd.stages if isinstance(cmd, Pipeline) else (cmd,)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextvars
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, final
+
+from ._errors import ForbiddenProgramError
 
 if TYPE_CHECKING:
     from ._catalogue import Program
@@ -198,6 +200,12 @@ class Scope:
     def is_allowed(self, program: str) -> bool:
         """Say whether every scope of the chain allows ``program``."""
         return all(scope.allowlist is None or program in scope.allowlist for scope in self.chain())
+
+    def require_allowed(self, programs: Iterable[str]) -> None:
+        """Raise `ForbiddenProgramError` for the first of ``programs`` the chain refuses."""
+        for program in programs:
+            if not self.is_allowed(program):
+                raise ForbiddenProgramError(program)
 
 
 ROOT_SCOPE = Scope(parent=None, allowlist=None, defaults=ExecutionContext())

@@ -215,11 +215,14 @@ class Observers:
         before: list[BeforeHook] = []
         after: list[AfterHook] = []
         listeners: list[Listener] = []
-        # Outer scopes first, so a global hook sees a run before a local one.
+        # Before-hooks and listeners: outer scopes first, so a global hook
+        # sees a run before a local one. After-hooks unwind inner scope
+        # first, as nested context managers do.
         for level in reversed(list(scope.chain())):
             before.extend(level.before)
-            after.extend(level.after)
             listeners.extend(level.observers)
+        for level in scope.chain():
+            after.extend(level.after)
         self.before = tuple(before)
         self.after = tuple(after)
         self.listeners = tuple(listeners)

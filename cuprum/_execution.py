@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._backend import StreamBackend, get_stream_backend
+from ._context import current_scope
 from ._errors import CommandFailed, TimeoutExpired
 from ._events import EventPhase, ExecEvent, Observers, call_maybe_async, new_id
 from ._fdstream import FdReceiveStream, FdSendStream
@@ -452,10 +453,15 @@ async def prepare(cmds: Sequence[SafeCmd], options: RunOptions) -> Run:
 
     Raises
     ------
+    ForbiddenProgramError
+        A program is outside the current scope's allowlist, however early
+        its command was built: the scope decides what may run.
     ProgramNotFoundError, PermissionError, FileNotFoundError, NotADirectoryError
         Before anything is spawned.
     """
-    observers = Observers()
+    scope = current_scope.get()
+    scope.require_allowed(cmd.program for cmd in cmds)
+    observers = Observers(scope)
     for cmd in cmds:
         for hook in observers.before:
             await call_maybe_async(hook, cmd)

@@ -54,7 +54,12 @@ class _Sh:
         """Narrow the allowlist and set defaults for the runs inside the block.
 
         An inner allowlist is intersected with the outer ones, so a scope
-        never widens what may run. The scope lives in a `ContextVar`: tasks
+        never widens what may run. It is checked by `make`, and again when
+        a command or pipeline is run, opened, streamed or handed to
+        `run_concurrent` inside the block (before anything is spawned or
+        any stdin read), however early the command was built: the scope
+        decides what may run. After-hooks of nested scopes unwind inner
+        scope first. The scope lives in a `ContextVar`: tasks
         started inside the block inherit it, sibling tasks do not. With
         ``host`` (a `cuprum.remote.SSHHost`), the commands of the block run
         on that host unless a command says otherwise (`SafeCmd.on`);

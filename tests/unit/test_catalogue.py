@@ -27,7 +27,7 @@ def catalogue() -> ProgramCatalogue:
             ProjectSettings(name="alpha", programs=(TOOLS, LINT)),
             ProjectSettings(
                 name="beta",
-                programs=(FMT, LINT),
+                programs=(FMT,),
                 documentation_locations=("https://example.invalid/beta",),
                 noise_rules=("^warning:",),
             ),
@@ -86,10 +86,21 @@ def test_lookup_returns_the_project_listing_the_program(
     assert catalogue.lookup("fmt").name == "beta"
 
 
-def test_lookup_of_program_in_two_projects_returns_the_first(
-    catalogue: ProgramCatalogue,
-) -> None:
-    assert catalogue.lookup(LINT).name == "alpha"
+def test_a_program_in_two_projects_is_refused_naming_both() -> None:
+    with pytest.raises(ValueError, match="'lint'") as caught:
+        ProgramCatalogue(
+            projects=(
+                ProjectSettings(name="alpha", programs=(TOOLS, LINT)),
+                ProjectSettings(name="beta", programs=(FMT, LINT)),
+            )
+        )
+    assert "'alpha'" in str(caught.value)
+    assert "'beta'" in str(caught.value)
+
+
+def test_a_program_repeated_in_one_project_is_fine() -> None:
+    catalogue = ProgramCatalogue(projects=(ProjectSettings(name="one", programs=(LINT, LINT)),))
+    assert catalogue.lookup(LINT).name == "one"
 
 
 def test_lookup_returns_project_with_its_notes(catalogue: ProgramCatalogue) -> None:
