@@ -62,9 +62,10 @@ test: $(EXT_STAMP) ## Run the whole test matrix (asyncio/trio x python/rust)
 
 check: lint typecheck rust-check test ## Run every quality gate
 
-lint: $(STAMP) ## ruff format --check and ruff check
+lint: $(STAMP) ## ruff format --check, ruff check, and the import layers (lint-imports)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## Format Python and Rust code
 	$(BIN)/ruff format .

@@ -3,38 +3,68 @@
 
 Nothing here changes cuprum: each variant monkeypatches the engine only
 while its own samples run, and is interleaved with the unpatched engine and
-the same reference as in ``run.py`` (candidate, reference, ...). The
+the same reference as in ``make bench`` (candidate, reference, ...). The
 numbers quoted in docs/performance.md come from this script::
 
-    .venv/bin/python benchmarks/experiments.py [pump|readers|capture|lines|spawn ...]
+    .venv/bin/python benchmarks/experiments.py [--quick] [pump|readers|capture|lines|spawn ...]
+
+``--quick`` runs each experiment once at a tiny size: a smoke test of the
+patches, not a measurement.
+
+Prototypes since adopted by the engine are no longer patched in; where the
+old engine can still be had by a patch, it is measured instead:
+
+- the ``os.splice`` Python pump is `cuprum._pump.python_pump`; ``pump``
+  measures the read/write loop it replaced (``_HAS_SPLICE=False``);
+- emit without ``inspect.isawaitable`` for a listener that returned None is
+  `cuprum._events.Observers.emit`;
+- lazy decoding is `cuprum.CommandResult` (the "no decode" variants);
+- the Rust ``consume`` reads first on the loop (`cuprum._pump.rust_consume`),
+  so small outputs never pay a thread: "Python readers" is now close to
+  the plain Rust backend in ``spawn`` and ``readers``, kept to show it.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import inspect
-import os
+import dataclasses
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-import run as bench
-from run import Item, MiB, Pair, Payloads, interleave, log, median
+# Run by path, Python puts benchmarks/ on sys.path, not the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cuprum
 import cuprum._capture
 import cuprum._events
-import cuprum._execution
-import cuprum._io
 import cuprum._plumbing
 import cuprum._pump
-from cuprum._backend import StreamBackend
-from cuprum._fdstream import FdReceiveStream, FdSendStream
-from cuprum._pump import CancelToken
+import cuprum._pumpers
+import cuprum._stage
+from benchmarks.harness import (
+    Item,
+    MiB,
+    Pair,
+    check,
+    fmt_rate,
+    fmt_time,
+    interleave,
+    log,
+    loop_run,
+    median,
+    row_for,
+    size_name,
+    use_backend,
+)
+from benchmarks.payloads import Payloads
+from benchmarks.scenarios.pipeline import cuprum_pipeline_item, shell_pipeline_item
+from benchmarks.scenarios.spawn import spawn_items
 
 Patch = Callable[[], contextlib.AbstractContextManager[Any]]
 
@@ -51,6 +81,11 @@ def setattrs(*changes: tuple[Any, str, Any]) -> Iterator[None]:
             setattr(obj, name, value)
 
 
+def setting(*changes: tuple[Any, str, Any]) -> Patch:
+    """A patch that applies ``changes`` (object, attribute, value) while it is active."""
+    return lambda: setattrs(*changes)
+
+
 def variant(item: Item, name: str, patch: Patch) -> Item:
     def fn() -> float:
         with patch():
@@ -62,176 +97,85 @@ def variant(item: Item, name: str, patch: Patch) -> Item:
 def report(title: str, pairs: list[Pair], per: float, unit: str) -> None:
     print(f"\n{title}")
     for pair in pairs:
-        med = median(pair.cand.samples)
-        best = min(pair.cand.samples)
-        if unit == "MB/s":
-            value = f"{per / med / 1e6:8,.0f} MB/s (best {per / best / 1e6:,.0f})"
-        elif unit == "lines/s":
-            value = f"{per / med / 1e6:6.2f} M lines/s (best {per / best / 1e6:.2f})"
+        row = row_for(title, pair, unit, per, None)
+        med, best = median(row.samples), min(row.samples)
+        if unit == "s":
+            value = f"{fmt_time(med):>9} (min {fmt_time(best)})"
         else:
-            value = f"{med * 1e3:7.2f} ms (min {best * 1e3:.2f})"
-        print(f"  {pair.cand.label:<48} {value}   x{median(pair.ratios):.2f} {pair.ref.label}")
+            value = f"{fmt_rate(row.value(med), unit):>16} (best {fmt_rate(row.value(best), unit)})"
+        print(f"  {pair.cand.label:<52} {value}   x{row.ratio:.2f} {pair.ref.label}")
     sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------
-# Python pump variants
+# pumps between stages
 
 
-def chunk_patch(size: int) -> Patch:
-    return lambda: setattrs((cuprum._pump, "PUMP_CHUNK", size))
+# The Python pump before os.splice (now the engine's, between two pipes):
+# the read/write loop, which `python_pump` falls back to without splice.
+READ_WRITE = ((cuprum._pump, "_HAS_SPLICE", False),)
 
-
-async def splice_pump(
-    source: FdReceiveStream,
-    sink: FdSendStream,
-    backend: StreamBackend,
-    token: CancelToken | None,
-    *rest: Any,
-) -> int:
-    """The Python backend's pump with os.splice (zero copy) instead of read/write.
-
-    ``rest`` takes the byte-count callback of newer engines, if any.
-    """
-    if backend is StreamBackend.RUST:
-        return await cuprum._pump.pump(source, sink, backend, token, *rest)
-    on_bytes = rest[0] if rest else None
-    flags = os.SPLICE_F_MOVE | os.SPLICE_F_NONBLOCK
-    total = 0
-    streak = 0
-    while True:
-        src, dst = source.fileno, sink.fileno
-        if src < 0 or dst < 0:
-            return total
-        try:
-            moved = os.splice(src, dst, 1 << 20, flags=flags)
-        except BlockingIOError:
-            streak = 0
-            await anyio.wait_readable(src)  # at once if the source has data
-            if source.fileno < 0:
-                return total
-            with contextlib.suppress(anyio.ClosedResourceError):
-                await anyio.wait_writable(dst)
-            continue
-        except (BrokenPipeError, ConnectionResetError):
-            return total
-        if moved == 0:
-            return total
-        total += moved
-        if on_bytes is not None:
-            on_bytes(moved)
-        streak += 1
-        if streak >= 16:
-            streak = 0
-            await anyio.lowlevel.checkpoint()
-
-
-def splice_patch() -> contextlib.AbstractContextManager[Any]:
-    return setattrs((cuprum._io, "pump", splice_pump))
-
-
-def pipe_size_patch(size: int | None) -> Patch:
-    return lambda: setattrs((cuprum._plumbing, "PIPE_SIZE", size))
+# The Rust backend without consume threads: `reader_task` asks the run's
+# pumper for a bulk reader; None makes it read the stream in Python.
+python_readers_patch = setting(
+    (cuprum._pumpers.RustPumper, "consume", lambda self, source, capture: None)
+)
 
 
 def exp_pump(payloads: Payloads, size: int, rounds: int) -> None:
     path = payloads.random(size)
-    ref = bench.shell_pipeline_item(path, 3, size)
+    ref = shell_pipeline_item(path, 3, size)
     pairs = []
     for loop in ("asyncio", "trio"):
-        base = bench.cuprum_pipeline_item(loop, "python", path, 3, size)
+        base = cuprum_pipeline_item(loop, "python", path, 3, size)
+        chunk = (cuprum._pump, "PUMP_CHUNK", MiB)  # read size of the read/write loop
         pairs += [
             Pair(base, ref),
-            Pair(variant(base, "PUMP_CHUNK=1MiB", chunk_patch(MiB)), ref),
-            Pair(variant(base, "os.splice pump", splice_patch), ref),
+            Pair(variant(base, "read/write pump", setting(*READ_WRITE)), ref),
+            Pair(variant(base, "read/write, PUMP_CHUNK=1MiB", setting(*READ_WRITE, chunk)), ref),
         ]
     for loop in ("asyncio", "trio"):
-        base = bench.cuprum_pipeline_item(loop, "rust", path, 3, size)
-        pairs += [
-            Pair(base, ref),
-            Pair(variant(base, "64KiB pipes", pipe_size_patch(None)), ref),
-        ]
+        base = cuprum_pipeline_item(loop, "rust", path, 3, size)
+        small_pipes = setting((cuprum._plumbing, "PIPE_SIZE", None))
+        pairs += [Pair(base, ref), Pair(variant(base, "64KiB pipes", small_pipes), ref)]
     interleave("pump", pairs, rounds)
-    report(f"3-pump pipeline, {size >> 20} MiB, vs sh -c", pairs, size, "MB/s")
+    report(f"3-pump pipeline, {size_name(size)}, vs sh -c", pairs, size, "MB/s")
 
 
 def exp_readers(payloads: Payloads, size: int, rounds: int) -> None:
     """Rust pipelines whose captured streams are read in Python (no consume threads)."""
     path = payloads.random(size)
-    ref = bench.shell_pipeline_item(path, 3, size)
+    ref = shell_pipeline_item(path, 3, size)
     pairs = []
     for loop in ("asyncio", "trio"):
-        base = bench.cuprum_pipeline_item(loop, "rust", path, 3, size)
+        base = cuprum_pipeline_item(loop, "rust", path, 3, size)
         pairs += [Pair(base, ref), Pair(variant(base, "Python readers", python_readers_patch), ref)]
     interleave("readers", pairs, rounds)
-    report(f"3-pump pipeline, {size >> 20} MiB, Rust pumps, vs sh -c", pairs, size, "MB/s")
+    report(f"3-pump pipeline, {size_name(size)}, Rust pumps, vs sh -c", pairs, size, "MB/s")
 
 
 # --------------------------------------------------------------------------
-# capture variants
+# capture
 
 
-def _build_result_nodecode(self: Any, encoding: str, errors: str, *, last: bool) -> Any:
-    """Stage.build_result, but stdout/stderr are left undecoded (str None).
-
-    The upper bound of decoding lazily, on first access of ``.stdout``.
-    """
-    child = self.child
-    out = self.stdout.getvalue() if self.stdout is not None else None
-    err = self.stderr.getvalue() if self.stderr is not None else None
-    code = child.returncode if child else None
-    excused = code == -13 and not last
-    duration = (child.exited_at or time.monotonic()) - child.started_at if child else 0.0
-    return cuprum.CommandResult(
-        program=self.cmd.program, argv=self.cmd.argv, pid=child.pid if child else None,
-        exit_code=code, stdout=None, stderr=None, stdout_bytes=out, stderr_bytes=err,
-        duration=duration, ok=code is not None and (code in self.ok_codes or excused),
-        truncated=any(c is not None and c.truncated for c in (self.stdout, self.stderr)),
-    )  # fmt: skip
-
-
-def nodecode_patch() -> contextlib.AbstractContextManager[Any]:
-    return setattrs((cuprum._execution.Stage, "build_result", _build_result_nodecode))
-
-
-def python_readers_patch() -> contextlib.AbstractContextManager[Any]:
-    """Rust backend, but output read by the Python reader (no consume thread)."""
-    orig = cuprum._io._reader_task
-
-    def reader_task(run: Any, stage: Any, stream: Any, name: str) -> Any:
-        saved, run.backend = run.backend, StreamBackend.PYTHON
-        try:
-            return orig(run, stage, stream, name)
-        finally:
-            run.backend = saved
-
-    return setattrs((cuprum._io, "_reader_task", reader_task))
-
-
-@contextlib.contextmanager
-def both(*patches: Patch) -> Iterator[None]:
-    with contextlib.ExitStack() as stack:
-        for patch in patches:
-            stack.enter_context(patch())
-        yield
-
-
-def exp_capture(payloads: Payloads, size: int, rounds: int, text: bool) -> None:
-    if text:
-        path = payloads.dir / f"text-{size}"
+def text_payload(payloads: Payloads, size: int) -> Path:
+    path = payloads.dir / f"text-{size}"
+    if not path.exists():
         line = b"the quick brown fox jumps over the lazy dog 0123456789\n"
         path.write_bytes(line * (size // len(line)) + b"x" * (size % len(line)))
-    else:
-        path = payloads.random(size)
-    spath = str(path)
+    return path
+
+
+def exp_capture(payloads: Payloads, size: int, rounds: int, *, text: bool) -> None:
+    # The "no decode" variants are gone: CommandResult decodes on first
+    # access, and nothing here reads `.stdout`.
+    spath = str(text_payload(payloads, size) if text else payloads.random(size))
 
     def sub_fn() -> float:
-        import subprocess
-
         start = time.perf_counter()
         proc = subprocess.run(["cat", spath], capture_output=True, check=True)
         seconds = time.perf_counter() - start
-        bench.check(len(proc.stdout) == size, "bad capture")
+        check(len(proc.stdout) == size, "bad capture")
         return seconds
 
     ref = Item("subprocess.run", "subprocess.run(capture_output)", sub_fn)
@@ -242,64 +186,46 @@ def exp_capture(payloads: Payloads, size: int, rounds: int, text: bool) -> None:
             start = time.perf_counter()
             result = await cmd.run()
             seconds = time.perf_counter() - start
-            bench.check(len(result.stdout_bytes or b"") == size, "bad capture")
+            check(len(result.stdout_bytes or b"") == size, "bad capture")
             return seconds
 
         def fn() -> float:
-            bench.use_backend(backend)
-            return bench.loop_run("asyncio", go)
+            use_backend(backend)
+            return loop_run("asyncio", go)
 
         return Item(f"cuprum/{backend}", f"cuprum asyncio/{backend}", fn)
 
-    read_1m = lambda: setattrs((cuprum._pump, "RUST_READ_CHUNK", MiB))  # noqa: E731
-    py_read_1m = lambda: setattrs((cuprum._capture, "READ_SIZE", MiB))  # noqa: E731
+    py_read_1m = setting((cuprum._capture, "READ_SIZE", MiB))  # `read_python`
+    rust_read_1m = setting((cuprum._pump, "RUST_READ_CHUNK", MiB))  # `rust_consume`
     pairs = [
         Pair(cu("python"), ref),
+        Pair(variant(cu("python"), "READ_SIZE=1MiB", py_read_1m), ref),
         Pair(cu("rust"), ref),
-        Pair(variant(cu("python"), "no decode", nodecode_patch), ref),
-        Pair(
-            variant(
-                cu("python"), "no decode, READ_SIZE=1MiB", lambda: both(nodecode_patch, py_read_1m)
-            ),
-            ref,
-        ),
-        Pair(variant(cu("rust"), "no decode", nodecode_patch), ref),
-        Pair(
-            variant(
-                cu("rust"), "no decode, RUST_READ_CHUNK=1MiB", lambda: both(nodecode_patch, read_1m)
-            ),
-            ref,
-        ),
+        Pair(variant(cu("rust"), "RUST_READ_CHUNK=1MiB", rust_read_1m), ref),
     ]
     interleave("capture", pairs, rounds)
     kind = "text" if text else "random bytes"
-    report(f"capture {size >> 20} MiB of {kind}, vs subprocess.run", pairs, size, "MB/s")
+    report(f"capture {size_name(size)} of {kind}, vs subprocess.run", pairs, size, "MB/s")
 
 
 # --------------------------------------------------------------------------
-# line-event variants
-
-
-async def _emit_fast(self: Any, event: Any) -> None:
-    for listener in self.listeners:
-        outcome = listener(event)
-        if outcome is not None and inspect.isawaitable(outcome):
-            await outcome
+# line events
 
 
 class _FastEvent:
     """ExecEvent's fields in a plain __slots__ class (no frozen setattr)."""
 
     __slots__ = (
-        "argv", "bytes_out", "cwd", "duration", "exit_code", "host", "line", "phase",
-        "pid", "pipeline_id", "program", "run_id", "stage_index", "tags", "time", "unsafe",
+        "argv", "bytes_out", "cwd", "duration", "exit_code", "host", "line", "ok", "phase",
+        "pid", "pipeline_id", "program", "remote_pgid", "run_id", "stage_index", "tags",
+        "time", "unsafe",
     )  # fmt: skip
 
     def __init__(
         self, *, phase: Any, run_id: Any, pipeline_id: Any, stage_index: Any, program: Any,
         argv: Any, cwd: Any, pid: Any, time: Any, tags: Any, line: Any = None,
-        exit_code: Any = None, duration: Any = None, unsafe: bool = False,
-        bytes_out: Any = None, host: Any = None,
+        exit_code: Any = None, duration: Any = None, unsafe: bool = False, ok: Any = None,
+        bytes_out: Any = None, host: Any = None, remote_pgid: Any = None,
     ) -> None:  # fmt: skip
         self.phase = phase
         self.run_id = run_id
@@ -315,19 +241,20 @@ class _FastEvent:
         self.exit_code = exit_code
         self.duration = duration
         self.unsafe = unsafe
+        self.ok = ok
         self.bytes_out = bytes_out
         self.host = host
-
-
-def emit_patch() -> contextlib.AbstractContextManager[Any]:
-    return setattrs((cuprum._events.Observers, "emit", _emit_fast))
+        self.remote_pgid = remote_pgid
 
 
 def event_patch() -> contextlib.AbstractContextManager[Any]:
-    return setattrs((cuprum._execution, "ExecEvent", _FastEvent))
+    fields = {f.name for f in dataclasses.fields(cuprum._events.ExecEvent)}
+    check(fields == set(_FastEvent.__slots__), f"ExecEvent's fields changed: {sorted(fields)}")
+    return setattrs((cuprum._stage, "ExecEvent", _FastEvent))  # built in Stage.event
 
 
 def exp_lines(payloads: Payloads, count: int, rounds: int) -> None:
+    # The "emit w/o isawaitable" variant is gone: Observers.emit does it.
     path = str(payloads.lines(count))
 
     def cu() -> Item:
@@ -339,8 +266,8 @@ def exp_lines(payloads: Payloads, count: int, rounds: int) -> None:
                 return time.perf_counter() - start
 
         def fn() -> float:
-            bench.use_backend("python")
-            return bench.loop_run("asyncio", go)
+            use_backend("python")  # with a listener both backends read lines in Python
+            return loop_run("asyncio", go)
 
         return Item("cuprum", "cuprum asyncio", fn)
 
@@ -354,27 +281,20 @@ def exp_lines(payloads: Payloads, count: int, rounds: int) -> None:
         return time.perf_counter() - start
 
     ref = Item("floor", "split + tuple + call per line", floor_fn)
-    pairs = [
-        Pair(cu(), ref),
-        Pair(variant(cu(), "emit w/o isawaitable", emit_patch), ref),
-        Pair(variant(cu(), "slots event", event_patch), ref),
-        Pair(variant(cu(), "both", lambda: both(emit_patch, event_patch)), ref),
-    ]
+    pairs = [Pair(cu(), ref), Pair(variant(cu(), "slots event", event_patch), ref)]
     interleave("lines", pairs, rounds)
     report(f"line events, {count:,} lines, no-op listener", pairs, count, "lines/s")
 
 
 # --------------------------------------------------------------------------
-# spawn variants
+# spawn
 
 
 def exp_spawn(count: int, rounds: int) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(8) as pool:
         for width in (1, 8):
             for loop in ("asyncio", "trio"):
-                items = bench.spawn_items(loop, count, width, pool, ("python", "rust"))
+                items = spawn_items(loop, count, width, pool, ("python", "rust"))
                 ref = items["ref"]
                 pairs = [
                     Pair(items["python"], ref),
@@ -385,22 +305,45 @@ def exp_spawn(count: int, rounds: int) -> None:
                 report(f"spawn+wait true, {width} at a time, {loop}", pairs, 1, "s")
 
 
-def main() -> int:
-    which = set(sys.argv[1:]) or {"pump", "capture", "lines", "spawn"}
+# --------------------------------------------------------------------------
+# command line
+
+EXPERIMENTS = ("pump", "readers", "capture", "lines", "spawn")
+DEFAULT = ("pump", "capture", "lines", "spawn")
+
+
+def run(name: str, payloads: Payloads, *, quick: bool) -> None:
+    if name == "pump":
+        exp_pump(payloads, MiB if quick else 256 * MiB, 1 if quick else 5)
+    elif name == "readers":
+        for size, rounds in [(MiB, 1)] if quick else [(64 * MiB, 9), (MiB, 15)]:
+            exp_readers(payloads, size, rounds)
+    elif name == "capture":
+        for text in (False, True):
+            exp_capture(payloads, MiB if quick else 256 * MiB, 1 if quick else 3, text=text)
+    elif name == "lines":
+        exp_lines(payloads, 10_000 if quick else 300_000, 1 if quick else 3)
+    elif name == "spawn":
+        exp_spawn(10 if quick else 100, 1 if quick else 4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "experiments", nargs="*", metavar="EXPERIMENT",
+        help=f"any of {', '.join(EXPERIMENTS)} (default: {' '.join(DEFAULT)})",
+    )  # fmt: skip
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, one round (smoke test)")
+    args = parser.parse_args(argv)
+    unknown = set(args.experiments) - set(EXPERIMENTS)
+    if unknown:
+        parser.error(f"unknown experiment(s): {', '.join(sorted(unknown))}")
+    which = set(args.experiments) or set(DEFAULT)
     payloads = Payloads()
     try:
-        if "pump" in which:
-            exp_pump(payloads, 256 * MiB, 5)
-        if "readers" in which:
-            exp_readers(payloads, 64 * MiB, 9)
-            exp_readers(payloads, MiB, 15)
-        if "capture" in which:
-            exp_capture(payloads, 256 * MiB, 3, text=False)
-            exp_capture(payloads, 256 * MiB, 3, text=True)
-        if "lines" in which:
-            exp_lines(payloads, 300_000, 3)
-        if "spawn" in which:
-            exp_spawn(100, 4)
+        for name in EXPERIMENTS:
+            if name in which:
+                run(name, payloads, quick=args.quick)
     finally:
         payloads.cleanup()
     log("done")

@@ -10,13 +10,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast, final
 
 from ._catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue
+from ._context import ExecutionContext, Local
+from ._options import RunOptions, check_ok_codes
 
 if TYPE_CHECKING:
-    from ._context import ExecutionContext
     from ._interactive import Process
     from ._options import Output, Stdin
     from ._pipelines import Pipeline
     from ._results import CommandResult
+    from ._transport import Transport
 
 __all__ = ["CommandBuilder", "SafeCmd", "to_argv_entry"]
 
@@ -107,7 +109,7 @@ class SafeCmd:
     context: ExecutionContext | None = None
     ok_codes: frozenset[int] | None = None
     unsafe: bool = False
-    host: Any = None
+    host: Transport | Local | None = None
 
     def __repr__(self) -> str:
         return shlex.join(self.argv)
@@ -117,17 +119,15 @@ class SafeCmd:
 
         The new context is laid over the command's current one.
         """
-        from ._context import ExecutionContext
-
         extra = ExecutionContext(**fields) if fields else None
         base = self.context or ExecutionContext()
         return replace(self, context=base.merged(context).merged(extra))
 
     def with_ok_codes(self, codes: Iterable[int]) -> SafeCmd:
         """Return a copy for which the exit codes in ``codes`` count as success."""
-        return replace(self, ok_codes=_ok_codes(codes))
+        return replace(self, ok_codes=check_ok_codes(codes))
 
-    def on(self, host: Any) -> SafeCmd:
+    def on(self, host: Transport | Local | None) -> SafeCmd:
         """Return a copy that runs on ``host``.
 
         Parameters
@@ -211,7 +211,6 @@ class SafeCmd:
         and every pipe closed (shielded) before the cancellation propagates.
         """
         from ._execution import run_pipeline
-        from ._options import RunOptions
 
         options = RunOptions.build(
             capture=capture, echo=echo, stdin=stdin, stdout=stdout, stderr=stderr,
@@ -293,14 +292,6 @@ class SafeCmd:
             (self,), stdin=stdin, context=context, timeout=timeout,
             encoding=encoding, errors=errors, split_cr=split_cr,
         )  # fmt: skip
-
-
-def _ok_codes(codes: Iterable[int]) -> frozenset[int]:
-    result = frozenset(codes)
-    for code in result:
-        if isinstance(code, bool) or not isinstance(code, int):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"ok_codes: {code!r} is not an int")
-    return result
 
 
 @final

@@ -10,7 +10,7 @@ from anyio.abc import TaskGroup
 
 from ._commands import SafeCmd
 from ._context import current_scope
-from ._errors import CommandFailed
+from ._errors import CommandFailed, unwrap
 from ._pipelines import Pipeline
 from ._results import CommandResult
 
@@ -87,8 +87,6 @@ async def run_concurrent(
             for index, cmd in enumerate(commands):
                 tg.start_soon(one, index, cmd, tg)
     except BaseExceptionGroup as group:
-        from ._execution import unwrap
-
         raise unwrap(group) from None
     if failure:
         raise CommandFailed(failure[0])

@@ -16,6 +16,7 @@ from ._errors import ForbiddenProgramError
 
 if TYPE_CHECKING:
     from ._catalogue import Program
+    from ._transport import Transport
 
 __all__ = ["ExecutionContext"]
 
@@ -132,7 +133,7 @@ class ExecutionContext:
     timeout: float | None = None
     cancel_grace: float | None = None
     tags: Mapping[str, str] | None = None
-    host: Any = None
+    host: Transport | Local | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env", _freeze_env(self.env))

@@ -26,8 +26,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, final
 
+import anyio
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from typing_extensions import TypeIs
 
     from ._results import CommandResult, PipelineResult
 
@@ -40,6 +44,7 @@ __all__ = [
     "StreamBackendUnavailable",
     "TimeoutExpired",
     "UnknownProgramError",
+    "unwrap",
 ]
 
 
@@ -177,19 +182,20 @@ class TimeoutExpired(CuprumError, TimeoutError):
         super().__init__(f"{_describe(result)} timed out after {timeout:g} s")
 
 
-def _describe(result: CommandResult | PipelineResult) -> str:
-    from ._results import CommandResult
+def _is_pipeline(result: CommandResult | PipelineResult) -> TypeIs[PipelineResult]:
+    # Told apart by shape: the results module sits above this one.
+    return hasattr(result, "stages")
 
-    if isinstance(result, CommandResult):
+
+def _describe(result: CommandResult | PipelineResult) -> str:
+    if not _is_pipeline(result):
         return f"command {result.program!r}"
     programs = " | ".join(stage.program for stage in result.stages)
     return f"pipeline {programs!r}"
 
 
 def _describe_failure(result: CommandResult | PipelineResult) -> str:
-    from ._results import CommandResult
-
-    stage = result if isinstance(result, CommandResult) else result.failure
+    stage = result.failure if _is_pipeline(result) else result
     if stage is None:
         return f"{_describe(result)} failed"
     text = f"{_describe(result)} failed: {stage.program!r} exited with {stage.exit_code}"
@@ -197,3 +203,22 @@ def _describe_failure(result: CommandResult | PipelineResult) -> str:
         tail = stage.stderr.strip().splitlines()[-3:]
         text += "; stderr: " + " / ".join(tail)
     return text
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """Return the one meaningful error of a task group's exception group.
+
+    The loop's cancellation exceptions are skipped when anything else is
+    there; they are never converted.
+    """
+    while isinstance(exc, BaseExceptionGroup):
+        cancelled = anyio.get_cancelled_exc_class()
+        inner: list[BaseException] = [
+            e
+            for e in exc.exceptions  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+            if not isinstance(e, cancelled)
+        ]
+        if not inner:
+            return exc.exceptions[0]  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
+        exc = inner[0]
+    return exc

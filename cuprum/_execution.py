@@ -11,9 +11,7 @@ it and closes every descriptor before the outcome reaches the caller.
 from __future__ import annotations
 
 import contextlib
-import errno
 import math
-import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, final
@@ -21,139 +19,24 @@ from typing import TYPE_CHECKING, final
 import anyio
 from anyio.abc import TaskGroup
 
-from ._backend import StreamBackend, get_stream_backend
+from ._backend import get_stream_backend
 from ._context import current_scope
-from ._errors import CommandFailed, TimeoutExpired
-from ._events import EventPhase, ExecEvent, Observers, call_maybe_async, new_id
-from ._fdstream import FdReceiveStream, FdSendStream
-from ._io import IoTask, start_io
-from ._options import ResolvedContext, RunOptions, resolve_context
+from ._errors import CommandFailed, TimeoutExpired, unwrap
+from ._events import EventPhase, Observers, call_maybe_async, new_id
+from ._options import RunOptions, resolve_context
 from ._plumbing import FdSet
-from ._process import Child, build_env, resolve_executable, spawn
-from ._remote_child import RemoteChild
-from ._remote_stage import RemoteStage, acquire_sessions, release_sessions
+from ._policy import StageEnd, first_failure
+from ._pumpers import Pumper, pumper_for
 from ._results import CommandResult, PipelineResult
+from ._stage import Stage
+from ._transport import admit, release
+from ._wiring import IoPlan, plan_io
 
 if TYPE_CHECKING:
-    from ._capture import Capture
     from ._commands import SafeCmd
+    from ._iotasks import IoTask
 
-__all__ = ["Run", "Stage", "prepare", "run_pipeline"]
-
-
-def _check_cwd(cwd: str | None) -> None:
-    if cwd is None:
-        return
-    if not os.path.exists(cwd):
-        raise FileNotFoundError(errno.ENOENT, f"working directory {cwd!r} does not exist", cwd)
-    if not os.path.isdir(cwd):
-        raise NotADirectoryError(
-            errno.ENOTDIR, f"working directory {cwd!r} is not a directory", cwd
-        )
-
-
-@final
-class Stage:
-    """The state of one stage of a run."""
-
-    def __init__(self, cmd: SafeCmd, index: int, ctx: ResolvedContext, ok: frozenset[int]) -> None:
-        self.cmd = cmd
-        self.index = index
-        self.ctx = ctx
-        self.ok_codes = ok
-        self.remote: RemoteStage | None = None
-        if ctx.host is None:
-            self.env = build_env(ctx.env)
-            _check_cwd(ctx.cwd)
-            self.executable = resolve_executable(cmd.argv[0], self.env)
-        else:
-            # Env and cwd apply on the remote side; locally this is `ssh`.
-            self.remote = RemoteStage(ctx.host, cmd, ctx)
-            self.env = None
-            self.executable = self.remote.host.ssh
-        self.run_id = new_id("run")
-        self.child: Child | RemoteChild | None = None
-        self.stdout: Capture | None = None
-        self.stderr: Capture | None = None
-        self.io: list[IoTask] = []  # tasks that must end before the stage is done
-        self.inbound: IoTask | None = None  # what feeds this stage's stdin
-        self.result: CommandResult | None = None
-        self.bytes_out = 0
-        self.fd_in = self.fd_out = self.fd_err = -1
-        self.announced = False  # its START event went out
-
-    def start(self, *, stdin: int, stdout: int, stderr: int) -> None:
-        """Spawn the stage's process on the given descriptors."""
-        if self.remote is not None:
-            self.child = self.remote.spawn(stdin=stdin, stdout=stdout, stderr=stderr)
-            return
-        self.child = spawn(
-            self.cmd.argv, self.executable, stdin=stdin, stdout=stdout, stderr=stderr,
-            cwd=self.ctx.cwd, env=self.env,
-        )  # fmt: skip
-
-    @property
-    def host(self) -> str | None:
-        """The remote host's destination, None for a local stage."""
-        return self.remote.destination if self.remote is not None else None
-
-    def event(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> ExecEvent:
-        """Build an event of this stage."""
-        child = self.child
-        remote = self.remote
-        return ExecEvent(
-            phase=phase, run_id=self.run_id, pipeline_id=pipeline_id, stage_index=self.index,
-            program=self.cmd.program, argv=self.cmd.argv, cwd=self.ctx.cwd,
-            pid=child.pid if child else None, time=time.monotonic(), tags=self.ctx.tags,
-            unsafe=self.cmd.unsafe, host=self.host,
-            remote_pgid=remote.markers.pgid if remote is not None else None,
-            **fields,  # pyright: ignore[reportArgumentType]
-        )  # fmt: skip
-
-    def failed_on_its_own(self, last: bool) -> bool:
-        """True when the stage's exit is a failure cuprum did not cause."""
-        child = self.child
-        if child is None or child.returncode is None:
-            return False
-        code = child.returncode
-        if code in self.ok_codes:
-            return False
-        if child.ended_by_cuprum():
-            return False
-        return not (child.died_of_sigpipe() and not last)
-
-    def build_result(
-        self, encoding: str, errors: str, *, last: bool, downstream_done: bool = False
-    ) -> CommandResult:
-        """Make the stage's `CommandResult` from what was read so far.
-
-        A remote stage that cuprum had to end after its downstream finished
-        is excused like a local SIGPIPE: the master may drop its exit report
-        once nobody reads its stdout, so cuprum ends the group to be sure.
-        """
-        child = self.child
-        code = child.returncode if child else None
-        duration = 0.0
-        if child is not None:
-            duration = (child.exited_at or time.monotonic()) - child.started_at
-        out = self.stdout.getvalue() if self.stdout is not None else None
-        err = self.stderr.getvalue() if self.stderr is not None else None
-        excused = (
-            child is not None
-            and not last
-            and (
-                child.died_of_sigpipe()
-                or (downstream_done and self.remote is not None and child.ended_by_cuprum())
-            )
-        )
-        return CommandResult(
-            program=self.cmd.program, argv=self.cmd.argv, pid=child.pid if child else None,
-            exit_code=code, stdout_bytes=out, stderr_bytes=err, duration=duration,
-            encoding=encoding, errors=errors,
-            ok=code is not None and (code in self.ok_codes or excused),
-            truncated=any(c is not None and c.truncated for c in (self.stdout, self.stderr)),
-            host=self.host,
-        )  # fmt: skip
+__all__ = ["Run", "prepare", "run_pipeline"]
 
 
 @final
@@ -168,28 +51,26 @@ class Run:
         timeouts = [s.ctx.timeout for s in stages if s.ctx.timeout is not None]
         self.timeout = min(timeouts) if timeouts else None
         self.grace = max(s.ctx.cancel_grace for s in stages)
-        self.backend: StreamBackend = get_stream_backend()
+        self.pumper: Pumper = pumper_for(get_stream_backend())
         self.fds = FdSet()
+        self.plan: IoPlan | None = None
         self.timed_out = False
         self.started = time.monotonic()
-        self.waited = 0.0  # seconds spent waiting for remote sessions
+        self.waited = 0.0  # seconds spent waiting for admission (remote sessions)
         self.remaining = len(stages)
         self.all_done = anyio.Event()
         self.deadline_passed = anyio.Event()  # set when the timeout expires
         self.tg: TaskGroup | None = None
-        self.user_stdin: FdSendStream | None = None
-        self.user_stdout: FdReceiveStream | None = None
-        self.user_stderr: FdReceiveStream | None = None
         self.spawned = anyio.Event()
-        self.remotes = [s.remote for s in stages if s.remote is not None]
+        self.admissions = [(s.transport, s.launch) for s in stages]
 
     async def execute(self) -> PipelineResult:
         try:
-            if self.remotes and not await self._take_sessions():
+            if not await self.admit():
                 return self.outcome()
-            start_io(self)  # opens descriptors and describes the I/O tasks
-            for stage in self.stages:
-                stage.start(stdin=stage.fd_in, stdout=stage.fd_out, stderr=stage.fd_err)
+            self.plan = plan = plan_io(self)  # opens descriptors, describes the I/O tasks
+            for stage, wiring in zip(self.stages, plan.stages, strict=True):
+                stage.start(wiring)
             self.fds.close_child_ends()
             if self.observers.listening:
                 for stage in self.stages:
@@ -203,11 +84,12 @@ class Run:
             raise unwrap(exc) from None
         finally:
             self.fds.close_all()
-            release_sessions(self.remotes)
+            self.pumper.close()  # after every transfer returned
+            release(self.admissions)
         return self.outcome()
 
-    async def _take_sessions(self) -> bool:
-        """Take the remote sessions within the run's timeout; False if it expired.
+    async def admit(self) -> bool:
+        """Take the stages' admissions within the run's timeout; False if it expired.
 
         The time spent waiting counts against the timeout. When it expires
         nothing was spawned: every stage gets an empty result and a
@@ -215,30 +97,32 @@ class Run:
         """
         limit = math.inf if self.timeout is None else self.timeout
         with anyio.move_on_after(limit) as scope:
-            await acquire_sessions(self.remotes)
+            await admit(self.admissions)
         if not scope.cancelled_caught:
             self.waited = time.monotonic() - self.started
             return True
-        release_sessions(self.remotes)
+        release(self.admissions)
         self.timed_out = True
         for stage in self.stages:
-            stage.result = stage.build_result(
-                self.options.encoding, self.options.errors, last=stage is self.stages[-1]
-            )
+            stage.result = stage.build_result(self.options.encoding, self.options.errors)
         if self.observers.listening:
             await self.final_events(EventPhase.TIMEOUT, every_stage=True)
         return False
+
+    def tasks_of(self, stage: Stage) -> tuple[IoTask, ...]:
+        """The I/O tasks that must end before ``stage`` is done."""
+        return stage.wiring.tasks if stage.wiring is not None else ()
 
     async def _supervise(self) -> None:
         try:
             async with anyio.create_task_group() as tg:
                 self.tg = tg
                 for stage in self.stages:
-                    for io in stage.io:
+                    for io in self.tasks_of(stage):
                         tg.start_soon(io.run)
-                feeder = self.stages[0].inbound
-                if feeder is not None:
-                    tg.start_soon(feeder.run)
+                first = self.stages[0].wiring
+                if first is not None and first.inbound is not None:
+                    tg.start_soon(first.inbound.run)
                 for stage in self.stages:
                     tg.start_soon(self._watch, stage)
                 deadline = anyio.CancelScope()
@@ -271,16 +155,14 @@ class Run:
     async def _watch(self, stage: Stage) -> None:
         assert stage.child is not None
         await stage.child.wait()
-        if stage.inbound is not None:
-            stage.inbound.stop()  # nobody reads what it would feed
-        last = stage.index == len(self.stages) - 1
-        if stage.failed_on_its_own(last) and not self.timed_out:
-            self._terminate_others(stage)
+        if stage.wiring is not None and stage.wiring.inbound is not None:
+            stage.wiring.inbound.stop()  # nobody reads what it would feed
+        if stage.end() is StageEnd.FAILED and not self.timed_out:
+            self.terminate_others(stage)
         await self._drain(stage)
-        if stage.remote is not None:
-            await stage.remote.settle(quiet=self.timed_out)
+        await stage.launch.settle(quiet=self.timed_out)
         stage.result = stage.build_result(
-            self.options.encoding, self.options.errors, last=last,
+            self.options.encoding, self.options.errors,
             downstream_done=self.downstream_done(stage),
         )  # fmt: skip
         if self.observers.listening:
@@ -289,7 +171,7 @@ class Run:
                 stage.event(phase, self.pipeline_id, exit_code=stage.result.exit_code,
                             duration=stage.result.duration,
                             ok=stage.result.ok and not self.timed_out,
-                            bytes_out=None if last else stage.bytes_out)
+                            bytes_out=None if stage.last else stage.bytes_out)
             )  # fmt: skip
         self.remaining -= 1
         if self.remaining == 0:
@@ -302,7 +184,8 @@ class Run:
             s.child is not None and s.child.poll() is not None for s in later
         )
 
-    def _terminate_others(self, failed: Stage) -> None:
+    def terminate_others(self, failed: Stage) -> None:
+        """End every other stage that still runs (``failed`` failed on its own)."""
         assert self.tg is not None
         for other in self.stages:
             if other is not failed and other.child is not None and other.child.returncode is None:
@@ -314,9 +197,9 @@ class Run:
         A background descendant may hold the pipes: after ``cancel_grace``
         its process group is ended, and then the readers are stopped. With
         no writer left, the readers get all the time they need, up to the
-        run's timeout (a remote stage's stderr relayed to a pipe nobody reads).
+        run's timeout (a filtered stderr relayed to a pipe nobody reads).
         """
-        pending = [io for io in stage.io if not io.finished.is_set()]
+        pending = [io for io in self.tasks_of(stage) if not io.finished.is_set()]
         if not pending:
             return
         with anyio.move_on_after(stage.ctx.cancel_grace):
@@ -347,21 +230,15 @@ class Run:
 
     def _stop_all_io(self) -> None:
         for stage in self.stages:
-            for io in stage.io:
+            for io in self.tasks_of(stage):
                 io.stop()
-            if stage.inbound is not None:
-                stage.inbound.stop()
+            if stage.wiring is not None and stage.wiring.inbound is not None:
+                stage.wiring.inbound.stop()
 
     async def _cleanup(self, exc: BaseException) -> None:
         """Terminate and reap every child; runs shielded."""
         self._stop_all_io()
-        async with anyio.create_task_group() as tg:
-            for stage in self.stages:
-                if stage.child is not None and stage.child.returncode is None:
-                    tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
-        for stage in self.stages:
-            if stage.child is not None:
-                stage.child.close()
+        await terminate_all(self.stages)
         if self.observers.listening:
             cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
             await self.final_events(EventPhase.CANCEL if cancelled else EventPhase.EXIT)
@@ -387,7 +264,7 @@ class Run:
                 duration=result.duration if result else
                 (time.monotonic() - child.started_at) if child else 0.0,
                 ok=bool(result and result.ok and phase is EventPhase.EXIT),
-                bytes_out=None if stage is self.stages[-1] else stage.bytes_out,
+                bytes_out=None if stage.last else stage.bytes_out,
             )  # fmt: skip
             try:
                 await self.observers.emit(event)
@@ -403,41 +280,33 @@ class Run:
                 await call_maybe_async(hook, stage.cmd, stage.result)
 
     def outcome(self) -> PipelineResult:
-        """Assemble the `PipelineResult` from the stages' results."""
+        """Assemble the `PipelineResult` from the stages' results, by the policy."""
         results: list[CommandResult] = []
-        failure: CommandResult | None = None
-        failure_index: int | None = None
         for stage in self.stages:
             assert stage.result is not None
             results.append(stage.result)
-            last = stage.index == len(self.stages) - 1
-            if failure is None and stage.failed_on_its_own(last):
-                failure, failure_index = stage.result, stage.index
+        index = first_failure([stage.end() for stage in self.stages])
         return PipelineResult(
-            stages=tuple(results), failure=failure, failure_index=failure_index,
-            duration=time.monotonic() - self.started,
-            ok=failure is None and not self.timed_out and all(r.ok for r in results),
+            stages=tuple(results), failure=None if index is None else results[index],
+            failure_index=index, duration=time.monotonic() - self.started,
+            ok=index is None and not self.timed_out and all(r.ok for r in results),
         )  # fmt: skip
+
+
+async def terminate_all(stages: Sequence[Stage]) -> None:
+    """Terminate every stage that still runs, reap it and close it (call shielded)."""
+    async with anyio.create_task_group() as tg:
+        for stage in stages:
+            if stage.child is not None and stage.child.returncode is None:
+                tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
+    for stage in stages:
+        if stage.child is not None:
+            stage.child.close()
 
 
 async def _cancel_on(event: anyio.Event, scope: anyio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
-
-
-def unwrap(exc: BaseException) -> BaseException:
-    """Return the one meaningful error of a task group's exception group."""
-    while isinstance(exc, BaseExceptionGroup):
-        cancelled = anyio.get_cancelled_exc_class()
-        inner: list[BaseException] = [
-            e
-            for e in exc.exceptions  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
-            if not isinstance(e, cancelled)
-        ]
-        if not inner:
-            return exc.exceptions[0]  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
-        exc = inner[0]
-    return exc
 
 
 def _ok_codes(cmd: SafeCmd, options: RunOptions) -> frozenset[int]:
@@ -465,9 +334,10 @@ async def prepare(cmds: Sequence[SafeCmd], options: RunOptions) -> Run:
     for cmd in cmds:
         for hook in observers.before:
             await call_maybe_async(hook, cmd)
+    last = len(cmds) - 1
     stages = [
         Stage(cmd, index, resolve_context(cmd.context, options.context, options.timeout, cmd.host),
-              _ok_codes(cmd, options))
+              _ok_codes(cmd, options), last=index == last)
         for index, cmd in enumerate(cmds)
     ]  # fmt: skip
     run = Run(stages, options, observers)

@@ -12,9 +12,9 @@ import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream, TaskGroup, TaskStatus
 
 from ._capture import LineSplitter
-from ._errors import CommandFailed, TimeoutExpired
+from ._errors import CommandFailed, TimeoutExpired, unwrap
 from ._events import EventPhase
-from ._execution import Run, prepare, unwrap
+from ._execution import Run, prepare
 from ._lineloop import LineLoop
 from ._options import RunOptions
 
@@ -112,11 +112,9 @@ class Process:
             except BaseException:  # noqa: S110 - the first error is the one to report
                 pass
             raise unwrap(exc) from None
-        self.stdin, self.stdout, self.stderr = (
-            run.user_stdin,
-            run.user_stdout,
-            run.user_stderr,
-        )
+        plan = run.plan
+        assert plan is not None
+        self.stdin, self.stdout, self.stderr = plan.stdin, plan.stdout, plan.stderr
         return self
 
     async def _execute(self, run: Run, *, task_status: TaskStatus[None]) -> None:
@@ -136,10 +134,10 @@ class Process:
             raise TimeoutExpired(self.result, math.inf if run.timeout is None else run.timeout)
 
     def _close_streams(self) -> None:
-        run = self._run
-        if run is None:
+        plan = self._run.plan if self._run is not None else None
+        if plan is None:
             return
-        for stream in (run.user_stdin, run.user_stdout, run.user_stderr):
+        for stream in (plan.stdin, plan.stdout, plan.stderr):
             if stream is not None:
                 stream.close()
 

@@ -1,33 +1,38 @@
-"""The task-free machinery behind `SafeCmd.lines` and `Pipeline.lines`."""
+"""The task-free machinery behind `SafeCmd.lines` and `Pipeline.lines`.
+
+It drives the same stages, policy (`Stage.end`) and cleanup
+(`terminate_all`) as `run()`, but holds no task across a ``yield``: the
+stages are joined by kernel pipes, stderr goes to anonymous temporary
+files, and each wait for output is a short task group that also feeds
+stdin (`StdinFeeder`) and watches the children exit; it is over before
+lines are handed to the caller.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterable
 from typing import IO, final
 
 import anyio
-from anyio.abc import ByteReceiveStream, TaskGroup
+from anyio.abc import TaskGroup
 
 from ._capture import Capture, LineSplitter
+from ._errors import unwrap
 from ._events import EventPhase
-from ._execution import Run, Stage
-from ._fdstream import FdReceiveStream, buffered, has_writers, make_pipe
-from ._remote_child import RemoteChild
-from ._remote_stage import acquire_sessions, release_sessions
+from ._execution import Run, terminate_all
+from ._fdstream import FdReceiveStream, FdSendStream, buffered, has_writers, make_pipe
+from ._feeder import StdinFeeder
+from ._policy import StageEnd
 from ._results import CommandResult, PipelineResult
+from ._stage import Stage
+from ._transport import StageIo, admit, release
+from ._wiring import StageWiring
 
 __all__ = ["LineLoop"]
 
-# While the children run, a read wakes up this often to notice that they
-# have exited although a background descendant still holds the pipe.
-_POLL = 0.1
-# What can still be on its way from a remote stage after its group ended:
-# sshd's buffer and channel window (2 MiB each), the socket buffers, the
-# master's buffer. Generous, since losing output is worse than a late stop.
-REMOTE_IN_FLIGHT = 16 << 20
+_EOF = b""  # what `_receive` returns at the end of the output
 
 
 @final
@@ -40,65 +45,56 @@ class LineLoop:
         self.encoding = encoding
         self.errors = errors
         self.stdout: FdReceiveStream | None = None
-        self.files: list[IO[bytes]] = []
+        self.feeder: StdinFeeder | None = None
         self.err_files: list[IO[bytes]] = []
         self.fds: list[int] = []
         self.lifelines: list[int] = []
+        self.on_lifeline = False
         self.exited_at: float | None = None
         self.quiet_since: float | None = None  # set once the groups were ended
         self.budget: int | None = None  # bytes still to read then, if limited
 
-    async def _stdin_fd(self, stdin: object) -> int:
-        first = self.run.stages[0].remote
+    def _stdin_fd(self, stdin: object) -> int:
         match stdin:
-            case None if first is not None:
-                # The remote lifeline: a pipe kept open, unwritten, until the end.
+            case None if self.run.stages[0].launch.lifeline:
+                # The lifeline: a pipe kept open, unwritten, until the end.
                 read_fd, write_fd = make_pipe(size=None)
                 self.lifelines.append(write_fd)
-                first.lifeline = True
+                self.on_lifeline = True
                 return self._own(read_fd)
             case None:
                 return self._own(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-            case str() | bytes():
-                data = stdin.encode(self.encoding) if isinstance(stdin, str) else stdin
-                return self._spool([data])
-            case ByteReceiveStream() | AsyncIterable():
-                chunks = [bytes(chunk) async for chunk in stdin]  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-                return self._spool(chunks)
+            case os.PathLike():
+                return self._own(os.open(stdin, os.O_RDONLY | os.O_CLOEXEC))  # pyright: ignore[reportUnknownArgumentType]
             case _:
-                return self._own(os.open(stdin, os.O_RDONLY | os.O_CLOEXEC))  # pyright: ignore[reportArgumentType, reportCallIssue]
+                read_fd, write_fd = make_pipe(size=None)
+                self.feeder = StdinFeeder(FdSendStream(write_fd), stdin, self.encoding)
+                return self._own(read_fd)
 
     def _own(self, fd: int) -> int:
         self.fds.append(fd)
         return fd
 
-    def _spool(self, chunks: list[bytes]) -> int:
-        file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        self.files.append(file)
-        for chunk in chunks:
-            file.write(chunk)
-        file.flush()
-        file.seek(0)
-        return file.fileno()
-
     async def start(self, stdin: object, deadline: float) -> None:
         """Open the descriptors and spawn every stage."""
         run = self.run
         with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-            await acquire_sessions(run.remotes)
-            fd_in = await self._stdin_fd(stdin)
-        for index, stage in enumerate(run.stages):
+            await admit(run.admissions)
+        fd_in = self._stdin_fd(stdin)
+        for stage in run.stages:
             err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             self.err_files.append(err)
-            if stage.remote is not None:
-                stage.remote.file = err
             read_fd, write_fd = make_pipe()
             self._own(write_fd)
-            if index == len(run.stages) - 1:
+            if stage.last:
                 self.stdout = FdReceiveStream(read_fd)
             else:
                 self._own(read_fd)
-            stage.start(stdin=fd_in, stdout=write_fd, stderr=err.fileno())
+            io = StageIo(
+                stdin=fd_in, stdout=write_fd, stderr=err.fileno(), stderr_file=err,
+                lifeline=self.on_lifeline and stage.index == 0,
+            )  # fmt: skip
+            stage.start(StageWiring(io=io))
             fd_in = read_fd
         for fd in self.fds:
             os.close(fd)
@@ -111,38 +107,77 @@ class LineLoop:
         return all(s.child is not None and s.child.poll() is not None for s in self.run.stages)
 
     async def next_batch(self, deadline: float) -> list[str] | None:
-        """Return the next lines (maybe none yet), or None at end of output."""
+        """Return the next lines (maybe none yet), or None at end of output.
+
+        Waits for output, and meanwhile feeds stdin and watches the
+        children exit. Once every stage has exited, a background
+        descendant that holds the pipe gets ``cancel_grace``; then the
+        groups are ended and what is left is read (`_limit_what_is_left`).
+        """
         assert self.stdout is not None
+        grace = self.run.grace
         while True:
             now = time.monotonic()
             if now >= deadline:
                 raise TimeoutError
             if self.exited_at is None and self._all_exited():
                 self.exited_at = now
-            if self.exited_at is not None and now - self.exited_at > self.run.grace:
-                if self.quiet_since is None:
-                    await self._end_groups()
-                    self._limit_what_is_left()
-                    self.quiet_since = time.monotonic()
-                elif self.budget is not None:
-                    # A writer is left: read while output waits for the
-                    # caller, stop once the pipe stayed empty for the grace.
-                    if buffered(self.stdout.fileno) > 0:
-                        self.quiet_since = now
-                    elif now - self.quiet_since > self.run.grace:
-                        return None
+            wake = deadline
+            if self.exited_at is not None:
+                if now >= self.exited_at + grace:
+                    if self.quiet_since is None:
+                        await self._end_groups()
+                        self._limit_what_is_left()
+                        self.quiet_since = time.monotonic()
+                    elif self.budget is not None:
+                        # A writer is left: read while output waits for the
+                        # caller, stop once the pipe stayed empty for the grace.
+                        if buffered(self.stdout.fileno) > 0:
+                            self.quiet_since = now
+                        elif now - self.quiet_since >= grace:
+                            return None
+                    if self.budget is not None:
+                        wake = min(wake, self.quiet_since + grace)
+                else:
+                    wake = min(wake, self.exited_at + grace)
             if self.budget is not None and self.budget <= 0:
                 return None  # a writer outside the groups that keeps writing
-            with anyio.move_on_after(min(_POLL, deadline - now)):
-                try:
-                    data = await self.stdout.receive()
-                except (anyio.EndOfStream, anyio.ClosedResourceError):
-                    return None
-                if self.budget is not None:
-                    self.budget -= len(data)
-                lines = self.splitter.feed(data)
-                await self._emit(lines)
-                return lines
+            data = await self._receive(wake)
+            if data is None:
+                continue  # woke up to look again: a deadline, or every stage exited
+            if data is _EOF:
+                return None
+            if self.budget is not None:
+                self.budget -= len(data)
+            lines = self.splitter.feed(data)
+            await self._emit(lines)
+            return lines
+
+    async def _receive(self, wake: float) -> bytes | None:
+        """Read stdout until ``wake``, feeding stdin and watching for the exits."""
+        assert self.stdout is not None
+        data: bytes | None = None
+        try:
+            with anyio.move_on_after(max(0.0, wake - time.monotonic())):
+                async with anyio.create_task_group() as tg:
+                    if self.exited_at is None:
+                        tg.start_soon(self._wait_exits, tg.cancel_scope)
+                    if self.feeder is not None and not self.feeder.done:
+                        tg.start_soon(self.feeder.run)
+                    try:
+                        data = await self.stdout.receive()
+                    except (anyio.EndOfStream, anyio.ClosedResourceError):
+                        data = _EOF
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap(group) from None
+        return data
+
+    async def _wait_exits(self, scope: anyio.CancelScope) -> None:
+        for stage in self.run.stages:
+            assert stage.child is not None
+            await stage.child.exited()
+        scope.cancel()
 
     def _limit_what_is_left(self) -> None:
         """After the groups were ended: decide how much more output to read.
@@ -157,8 +192,7 @@ class LineLoop:
         fd = self.stdout.fileno
         if fd < 0 or not has_writers(fd):
             return
-        in_flight = REMOTE_IN_FLIGHT if self.run.stages[-1].remote is not None else 0
-        self.budget = buffered(fd) + in_flight
+        self.budget = buffered(fd) + self.run.stages[-1].launch.in_transit
 
     async def _emit(self, lines: list[str]) -> None:
         run = self.run
@@ -179,43 +213,42 @@ class LineLoop:
         The failure policy of `run()` applies: a stage that fails on its
         own gets the others terminated, so `sleep 1000 | false` ends.
         """
-        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-            async with anyio.create_task_group() as tg:
-                for stage in self.run.stages:
-                    tg.start_soon(self._wait_stage, stage, tg)
+        try:
+            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                async with anyio.create_task_group() as tg:
+                    if self.feeder is not None and not self.feeder.done:
+                        tg.start_soon(self.feeder.run)  # a stage may still read
+                    async with anyio.create_task_group() as waiters:
+                        for stage in self.run.stages:
+                            waiters.start_soon(self._wait_stage, stage, waiters)
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap(group) from None
         for stage in self.run.stages:
-            if stage.remote is not None:
-                await stage.remote.settle(quiet=False)
+            await stage.launch.settle(quiet=False)
 
     async def _wait_stage(self, stage: Stage, tg: TaskGroup) -> None:
         assert stage.child is not None
         await stage.child.wait()
-        if stage.failed_on_its_own(stage.index == len(self.run.stages) - 1):
+        if stage.end() is StageEnd.FAILED:
             for other in self.run.stages:
                 if other.child is not None and other.child.returncode is None:
                     tg.start_soon(other.child.terminate, other.ctx.cancel_grace)
 
     async def _end_groups(self) -> None:
         for stage in self.run.stages:
-            child = stage.child
-            if isinstance(child, RemoteChild):
-                # Only the remote group: the local client may still be
-                # delivering output this loop has not read yet.
-                await child.end_remote(stage.ctx.cancel_grace)
-            elif child is not None:
-                await child.end_group(stage.ctx.cancel_grace)
+            # Only the command's group: a transport may still be delivering
+            # output this loop has not read yet.
+            if stage.child is not None:
+                await stage.child.end_command(stage.ctx.cancel_grace)
 
     async def stop(self) -> None:
         """Close stdout, terminate what still runs and reap it (call shielded)."""
         if self.stdout is not None:
             self.stdout.close()
-        async with anyio.create_task_group() as tg:
-            for stage in self.run.stages:
-                if stage.child is not None and stage.child.returncode is None:
-                    tg.start_soon(stage.child.terminate, stage.ctx.cancel_grace)
-        for stage in self.run.stages:
-            if stage.child is not None:
-                stage.child.close()
+        if self.feeder is not None:
+            await self.feeder.aclose()
+        await terminate_all(self.run.stages)
 
     def close(self) -> None:
         """Close every descriptor and temporary file."""
@@ -223,27 +256,22 @@ class LineLoop:
             os.close(fd)
         self.fds.clear()
         self.lifelines.clear()
-        release_sessions(self.run.remotes)
-        for file in (*self.files, *self.err_files):
+        release(self.run.admissions)
+        for file in self.err_files:
             file.close()
-        self.files.clear()
         self.err_files.clear()
 
     def result(self, *, single: bool) -> CommandResult | PipelineResult:
         """Build the result (stdout is not kept: it was streamed)."""
         run = self.run
+        errs: list[Capture | None] = [None] * len(run.stages)
         for stage, err in zip(run.stages, self.err_files, strict=False):
-            stage.stderr = Capture(None)
-            if stage.remote is not None:
-                stage.remote.refresh()
-                stage.stderr.add(bytes(stage.remote.file_out) + stage.remote.end())
-                continue
-            err.seek(0)
-            stage.stderr.add(err.read())
+            errs[stage.index] = capture = Capture(None)
+            capture.add(stage.launch.stderr_of(err))
         for stage in run.stages:
-            last = stage.index == len(run.stages) - 1
             stage.result = stage.build_result(
-                self.encoding, self.errors, last=last, downstream_done=run.downstream_done(stage)
-            )
+                self.encoding, self.errors, stderr=errs[stage.index],
+                downstream_done=run.downstream_done(stage),
+            )  # fmt: skip
         outcome = run.outcome()
         return outcome.stages[0] if single else outcome

@@ -6,19 +6,31 @@ import io
 import os
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
-from typing import IO, Literal, TypeAlias, final
+from typing import IO, TYPE_CHECKING, Literal, TypeAlias, final
 
 from anyio.abc import ByteReceiveStream
 
-from ._context import DEFAULT_CANCEL_GRACE, LOCAL, ExecutionContext, current_scope
+from ._context import DEFAULT_CANCEL_GRACE, ExecutionContext, Local, current_scope
 
-__all__ = ["Output", "ResolvedContext", "RunOptions", "Stdin"]
+if TYPE_CHECKING:
+    from ._transport import Transport
+
+__all__ = ["Output", "ResolvedContext", "RunOptions", "Stdin", "check_ok_codes"]
 
 Stdin: TypeAlias = bytes | str | os.PathLike[str] | ByteReceiveStream | AsyncIterable[bytes] | None
 """What a child reads on stdin."""
 
 Output: TypeAlias = os.PathLike[str] | IO[bytes] | Literal["stdout"] | None
 """Where a child's stdout or stderr goes instead of being captured."""
+
+
+def check_ok_codes(codes: Iterable[int]) -> frozenset[int]:
+    """Return ``codes`` as a frozenset, or raise `TypeError` for a non-int."""
+    result = frozenset(codes)
+    for code in result:
+        if isinstance(code, bool) or not isinstance(code, int):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"ok_codes: {code!r} is not an int")
+    return result
 
 
 def _check_output(name: str, value: object) -> None:
@@ -111,9 +123,7 @@ class RunOptions:
             raise ValueError(f"timeout must be a non-negative number, got {timeout!r}")
         codes = None
         if ok_codes is not None:
-            from ._commands import _ok_codes  # pyright: ignore[reportPrivateUsage]
-
-            codes = _ok_codes(ok_codes)
+            codes = check_ok_codes(ok_codes)
         context = fields.get("context")
         if context is not None and not isinstance(context, ExecutionContext):
             raise TypeError(f"context must be an ExecutionContext, got {type(context).__name__}")
@@ -133,14 +143,14 @@ class ResolvedContext:
     timeout: float | None
     cancel_grace: float
     tags: dict[str, str]
-    host: object
+    host: Transport | None
 
 
 def resolve_context(
     command: ExecutionContext | None,
     run: ExecutionContext | None,
     timeout: float | None,
-    host: object = None,
+    host: Transport | Local | None = None,
 ) -> ResolvedContext:
     """Apply the precedence: argument, then run context, command, scope.
 
@@ -165,6 +175,6 @@ def resolve_context(
     )
 
 
-def _where(host: object) -> object:
+def _where(host: Transport | Local | None) -> Transport | None:
     """The resolved host: None (run here) for `LOCAL`."""
-    return None if host is LOCAL else host
+    return None if isinstance(host, Local) else host

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, final
 
 from ._commands import SafeCmd
+from ._options import RunOptions
 
 if TYPE_CHECKING:
     from ._context import ExecutionContext
@@ -86,7 +87,6 @@ class Pipeline:
         before the cancellation propagates.
         """
         from ._execution import run_pipeline
-        from ._options import RunOptions
 
         run_options = RunOptions.build(
             capture=capture, echo=echo, stdin=stdin, context=context, timeout=timeout,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import IO, TYPE_CHECKING, final
+from typing import IO, final
 
 from ._fdstream import PIPE_SIZE, FdReceiveStream, FdSendStream, make_pipe
-
-if TYPE_CHECKING:
-    from ._pump import CancelToken
 
 __all__ = ["FdSet"]
 
@@ -23,17 +20,12 @@ class FdSet:
     `close_child_ends` right after spawning or by `close_all`.
     """
 
-    __slots__ = ("_child_ends", "_kept", "_streams", "_tokens")
+    __slots__ = ("_child_ends", "_kept", "_streams")
 
     def __init__(self) -> None:
         self._child_ends: list[int] = []
         self._kept: list[int] = []
         self._streams: list[FdReceiveStream | FdSendStream] = []
-        self._tokens: list[CancelToken] = []
-
-    def track(self, token: CancelToken) -> None:
-        """Close ``token`` with the rest (after every worker thread returned)."""
-        self._tokens.append(token)
 
     def child_end(self, fd: int) -> int:
         """Track ``fd``, which only a child needs, and return it."""
@@ -130,6 +122,3 @@ class FdSet:
         for stream in self._streams:
             stream.close()
         self._streams.clear()
-        for token in self._tokens:
-            token.close()
-        self._tokens.clear()

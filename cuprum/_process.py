@@ -168,6 +168,10 @@ class Child:
         self._reaped()
         return self._popen.returncode
 
+    async def exited(self) -> None:
+        """Wait for the child to exit and reap it (`wait` without the code)."""
+        await self.wait()
+
     async def _wait_once(self) -> None:
         if self._pidfd >= 0:
             # A pidfd stays readable once the child exited, also when another
@@ -197,6 +201,10 @@ class Child:
     def died_of_sigpipe(self) -> bool:
         """True when the child died of SIGPIPE (its reader went away)."""
         return self._popen.returncode == -signal.SIGPIPE
+
+    def lost_its_reader(self, downstream_done: bool) -> bool:
+        """True when the child died of SIGPIPE: its reader went away."""
+        return self.died_of_sigpipe()
 
     def signal_group(self, signum: int) -> None:
         """Send ``signum`` to the child's whole process group."""
@@ -239,6 +247,10 @@ class Child:
         if self.group_alive():
             self.signal_group(signal.SIGTERM)
             await self._drain_group(time.monotonic() + grace)
+
+    async def end_command(self, grace: float) -> None:
+        """End what is left of the group: for a local child, `end_group`."""
+        await self.end_group(grace)
 
     async def _drain_group(self, deadline: float) -> None:
         delay = 0.002

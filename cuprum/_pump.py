@@ -1,10 +1,12 @@
 """Moving bytes between stages and reading captured output, on either backend.
 
-The Python backend pumps through `FdReceiveStream` / `FdSendStream` on the
-event loop. The Rust backend runs one blocking call per stream in a worker
-thread (`anyio.to_thread.run_sync`); it borrows the descriptors, never
-closes them, and stops when its `CancelToken` becomes readable. Python
-closes the descriptors only after that thread has returned.
+The byte-moving loops and calls; `cuprum._pumpers` puts each backend's
+behind one `Pumper`. The Python backend pumps through `FdReceiveStream` / `FdSendStream` on the
+event loop (with `os.splice` between pipes). The Rust backend runs one
+blocking call per stream in a worker thread (`anyio.to_thread.run_sync`);
+it borrows the descriptors, never closes them, and stops when its
+`CancelToken` becomes readable. Python closes the descriptors only after
+that thread has returned.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import select
 import threading
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, TypeVar, final
 
 import anyio
@@ -25,7 +28,15 @@ from ._capture import Capture
 from ._fdstream import FdReceiveStream, FdSendStream
 from ._native import load_extension
 
-__all__ = ["CancelToken", "active_rust_calls", "pump", "rust_consume"]
+__all__ = [
+    "CancelToken",
+    "PumpEnd",
+    "active_rust_calls",
+    "pump",
+    "python_pump",
+    "rust_consume",
+    "rust_pump",
+]
 
 T = TypeVar("T")
 
@@ -35,6 +46,17 @@ RUST_READ_CHUNK = 1 << 18
 SPLICE_CHUNK = 1 << 20
 _HAS_SPLICE = hasattr(os, "splice")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
+
+
+class PumpEnd(StrEnum):
+    """Why a pump stopped; the values are the names the Rust pump reports."""
+
+    EOF = "eof"
+    """The source reached end of file; everything read was delivered."""
+    WRITER_GONE = "writer_gone"
+    """The reader downstream went away (or the sink was closed)."""
+    CANCELLED = "cancelled"
+    """The Rust pump saw its `CancelToken` triggered."""
 
 
 @final
@@ -114,17 +136,34 @@ async def pump(
     backend: StreamBackend,
     token: CancelToken | None,
     on_bytes: Callable[[int], None],
-) -> None:
+) -> PumpEnd:
     """Move bytes from ``source`` to ``sink`` until end of file.
 
-    A reader that went away downstream ends the pump quietly, on both
-    backends. ``on_bytes`` is told of every delivered chunk (the Python
-    pump) or of the total (the Rust pump), so a count survives a pump that
-    is stopped midway.
+    Returns why the pump stopped. A reader that went away downstream ends
+    the pump quietly with `PumpEnd.WRITER_GONE`, on both backends.
+    ``on_bytes`` is told of every delivered chunk (the Python pump) or of
+    the total (the Rust pump, also just before an ``OSError`` propagates),
+    so a count survives a pump that is stopped midway.
+
+    Cancellation: the Python pump lets the loop's cancellation propagate.
+    The Rust pump's worker thread runs until ``token`` is triggered; it then
+    returns `PumpEnd.CANCELLED` (a pending cancellation of the calling task
+    is delivered at its next checkpoint).
     """
     if backend is StreamBackend.RUST and token is not None:
-        ext = _extension()
-        moved: int = await anyio.to_thread.run_sync(
+        return await rust_pump(source, sink, token, on_bytes)
+    return await python_pump(source, sink, on_bytes)
+
+
+async def rust_pump(
+    source: FdReceiveStream,
+    sink: FdSendStream,
+    token: CancelToken,
+    on_bytes: Callable[[int], None],
+) -> PumpEnd:
+    ext = _extension()
+    try:
+        result: tuple[str, int] = await anyio.to_thread.run_sync(
             _in_thread,
             ext.pump,
             source.fileno,
@@ -133,26 +172,42 @@ async def pump(
             token.fd,
             limiter=anyio.CapacityLimiter(1),
         )
-        on_bytes(moved)
-        return
-    if _HAS_SPLICE and await _splice_pump(source, sink, on_bytes):
-        return
+    except OSError as exc:
+        on_bytes(_moved_before(exc))
+        raise
+    name, moved = result
+    on_bytes(moved)
+    return PumpEnd(name)
+
+
+async def python_pump(
+    source: FdReceiveStream, sink: FdSendStream, on_bytes: Callable[[int], None]
+) -> PumpEnd:
+    if _HAS_SPLICE and (end := await _splice_pump(source, sink, on_bytes)) is not None:
+        return end
     while True:
         try:
             data = await source.receive(PUMP_CHUNK)
         except (anyio.EndOfStream, anyio.ClosedResourceError):
-            return
+            # A source closed under the pump has nothing more to give either.
+            return PumpEnd.EOF
         try:
             await sink.send(data)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            return
+            return PumpEnd.WRITER_GONE
         on_bytes(len(data))
+
+
+def _moved_before(exc: OSError) -> int:
+    """The bytes the Rust pump wrote before failing with ``exc``."""
+    moved: object = getattr(exc, "moved", 0)
+    return moved if isinstance(moved, int) else 0
 
 
 async def _splice_pump(
     source: FdReceiveStream, sink: FdSendStream, on_bytes: Callable[[int], None]
-) -> bool:
-    """Move bytes with `os.splice` on the event loop; False if splice can't.
+) -> PumpEnd | None:
+    """Move bytes with `os.splice` on the event loop; None if splice can't.
 
     Between two pipes the kernel moves the pages itself, which doubles what
     the Python backend carries. Readiness still comes from anyio, so the
@@ -171,13 +226,13 @@ async def _splice_pump(
             await _wait_for_either_side(poller, src, dst)
             continue
         except (BrokenPipeError, ConnectionResetError):
-            return True  # the reader downstream is gone: end quietly
+            return PumpEnd.WRITER_GONE  # the reader downstream is gone: end quietly
         except OSError as exc:
             if exc.errno in (errno.EINVAL, errno.ENOSYS) and not started:
-                return False
+                return None
             raise
         if moved == 0:
-            return True
+            return PumpEnd.EOF
         started = True
         on_bytes(moved)
         busy += 1

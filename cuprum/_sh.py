@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterable, Mapping
 from contextlib import contextmanager
-from typing import Any, final
+from typing import TYPE_CHECKING, final
 
 from ._catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue
 from ._commands import CommandBuilder
-from ._context import ExecutionContext, Scope, current_scope
+from ._context import ExecutionContext, Local, Scope, current_scope
 from ._errors import ForbiddenProgramError
 from ._events import AfterHook, BeforeHook, HookHandle, Listener
+
+if TYPE_CHECKING:
+    from ._transport import Transport
 
 __all__ = ["sh"]
 
@@ -48,7 +51,7 @@ class _Sh:
         cwd: str | os.PathLike[str] | None = None,
         tags: Mapping[str, str] | None = None,
         *,
-        host: Any = None,
+        host: Transport | Local | None = None,
         cancel_grace: float | None = None,
     ) -> Generator[None]:
         """Narrow the allowlist and set defaults for the runs inside the block.

@@ -5,6 +5,8 @@ of a call; the extension never closes one. Blocking work runs with the GIL
 released. Errors are raised as ``OSError`` (subclasses by ``errno``).
 """
 
+from typing import Literal
+
 __all__ = ["__version__", "consume", "pump", "splice_available"]
 
 __version__: str
@@ -18,12 +20,19 @@ def pump(
     buffer_size: int = 65536,
     cancel_fd: int = -1,
     use_splice: bool = True,
-) -> int:
-    """Move bytes from ``reader_fd`` to ``writer_fd``; return the bytes written.
+) -> tuple[Literal["eof", "writer_gone", "cancelled"], int]:
+    """Move bytes from ``reader_fd`` to ``writer_fd``; return ``(end, moved)``.
 
-    Stops at EOF on the reader, quietly when the writer's reader is gone
-    (``EPIPE``/``ECONNRESET``), or when ``cancel_fd`` (``-1``: none) becomes
-    readable. Raises ``ValueError`` if ``buffer_size`` < 1.
+    ``end`` says why the pump stopped: ``"eof"`` (end of file on the reader,
+    all of it written), ``"writer_gone"`` (the writer's reader went away:
+    ``EPIPE``/``ECONNRESET``) or ``"cancelled"`` (``cancel_fd`` became
+    readable; ``-1``: no cancel descriptor). ``moved`` is the number of
+    bytes written.
+
+    Any other I/O failure raises ``OSError`` (subclass by ``errno``;
+    ``MemoryError`` if no buffer can be allocated) with an extra ``moved``
+    attribute: the bytes written before the failure. Raises ``ValueError``
+    if ``buffer_size`` < 1.
     """
 
 def consume(

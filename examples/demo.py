@@ -119,9 +119,9 @@ async def remote_demo(config: str, alias: str, path: str, digest: str) -> None:
 
 def run_remote_demo(path: str, digest: str) -> None:
     """Start a private sshd (as the test suite does) and run `remote_demo` on both loops."""
-    # The fixture lives with the tests, beside this directory.
+    # The launcher lives in devtools/ at the repository root, beside this directory.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from tests.remote_fixtures import ALIAS, missing_reason, run_sshd
+    from devtools.loopback_sshd import ALIAS, missing_reason, run_sshd  # noqa: PLC0415
 
     reason = missing_reason()
     if reason is not None:

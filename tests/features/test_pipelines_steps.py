@@ -29,7 +29,7 @@ from cuprum import (
 )
 from cuprum._pipelines import Pipeline
 from cuprum.streams import StreamBackend, clear_backend_cache, get_stream_backend
-from tests.conftest import RUST_AVAILABLE, LeakChecker, child_pids
+from tests.helpers import RUST_AVAILABLE, LeakChecker, child_pids
 
 scenarios("pipelines.feature")
 

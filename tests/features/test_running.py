@@ -25,7 +25,7 @@ from cuprum import (
     TimeoutExpired,
     sh,
 )
-from tests.conftest import live_processes_in_group, python_child
+from tests.helpers import live_processes_in_group, python_child
 
 scenarios("running.feature")
 

@@ -33,7 +33,7 @@ from cuprum import (
 )
 from cuprum.adapters import logging as cuprum_logging
 from cuprum.adapters import otel, prometheus
-from tests.conftest import LeakChecker
+from tests.helpers import LeakChecker
 
 # --- logging ----------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from cuprum import (
     UnknownProgramError,
     sh,
 )
-from tests.conftest import child_pids, python_child
+from tests.helpers import child_pids, python_child
 
 ECHO_ARGS = python_child("import sys, json; sys.stdout.write(json.dumps(sys.argv[1:]))")
 

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from cuprum import CommandFailed, EventPhase, ExecEvent, run_concurrent, sh, unsafe
-from tests.conftest import LeakChecker, processes_with_marker
+from tests.helpers import LeakChecker, processes_with_marker
 
 
 async def test_results_in_input_order_and_limit_respected(anyio_backend: str) -> None:

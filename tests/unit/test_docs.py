@@ -1,6 +1,6 @@
 """Every Python example of the README and the user's guide runs as written.
 
-Examples that need an sshd are fenced as `python remote`; test_remote.py
+Examples that need an sshd are fenced as `python remote`; test_remote_sessions.py
 runs those against the suite's own sshd.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, doc_examples, run_example
+from tests.helpers import ROOT, doc_examples, run_example
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from cuprum import (
     sh,
     unsafe,
 )
-from tests.conftest import LeakChecker, processes_with_marker
+from tests.helpers import LeakChecker, processes_with_marker
 
 SLOW_READER = (
     "import sys, time\n"

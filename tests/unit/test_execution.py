@@ -31,7 +31,7 @@ from cuprum import (
     TimeoutExpired,
     sh,
 )
-from tests.conftest import (
+from tests.helpers import (
     LeakChecker,
     child_pids,
     live_processes_in_group,

@@ -13,7 +13,7 @@ import anyio.lowlevel
 import pytest
 
 from cuprum._fdstream import PIPE_SIZE, FdReceiveStream, FdSendStream, make_pipe
-from tests.conftest import open_fds
+from tests.helpers import open_fds
 
 F_GETPIPE_SZ: int | None = getattr(fcntl, "F_GETPIPE_SZ", None)
 MiB = 1 << 20

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from cuprum import CAT, CommandFailed, ExecutionContext, Pipeline, TimeoutExpired, sh, unsafe
-from tests.conftest import LeakChecker, processes_with_marker
+from tests.helpers import LeakChecker, processes_with_marker
 
 UPPER = (
     "import sys\n"

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from cuprum import CAT, HEAD, SHA256SUM, WC, sh
-from tests.conftest import LeakChecker, rss_kib, write_random_file
+from tests.helpers import LeakChecker, rss_kib, write_random_file
 
 
 @pytest.fixture(scope="module")

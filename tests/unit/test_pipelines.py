@@ -40,7 +40,7 @@ from cuprum import (
 from cuprum._pipelines import Pipeline
 from cuprum._results import CommandResult, PipelineResult
 from cuprum.streams import StreamBackend, clear_backend_cache, get_stream_backend
-from tests.conftest import (
+from tests.helpers import (
     LOOPS_WITH_UVLOOP,
     RUST_AVAILABLE,
     LeakChecker,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cuprum import CAT, CommandFailed, sh, unsafe
-from tests.conftest import LeakChecker
+from tests.helpers import LeakChecker
 
 
 def py(code: str):

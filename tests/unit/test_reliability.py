@@ -25,7 +25,7 @@ from cuprum import (
     unsafe,
 )
 from cuprum._pump import active_rust_calls
-from tests.conftest import LOOPS_WITH_UVLOOP, LeakChecker, processes_with_marker, rss_kib
+from tests.helpers import LOOPS_WITH_UVLOOP, LeakChecker, processes_with_marker, rss_kib
 
 
 @pytest.fixture(params=LOOPS_WITH_UVLOOP)

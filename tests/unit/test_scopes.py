@@ -18,7 +18,7 @@ from cuprum import (
     run_concurrent,
     sh,
 )
-from tests.conftest import LeakChecker
+from tests.helpers import LeakChecker
 
 # Built at import time, long before any scope: the usual module-level shape.
 echo = sh.make(ECHO)

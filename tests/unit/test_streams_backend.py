@@ -186,7 +186,7 @@ def test_python_backend_runs_a_command_without_extension(
 def test_run_with_rust_requested_but_unavailable_raises_before_spawning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tests.conftest import child_pids
+    from tests.helpers import child_pids
 
     _fake_extension(monkeypatch, present=False)
     monkeypatch.setenv(ENV_VAR, "rust")

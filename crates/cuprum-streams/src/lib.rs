@@ -79,9 +79,23 @@ fn py_splice_available(py: Python<'_>) -> bool {
     py.detach(splice::available)
 }
 
+/// Converts a pump failure to Python: the exception of [`to_py_err`], with
+/// the bytes written before the failure set as its `moved` attribute.
+fn pump_err(py: Python<'_>, failure: pump::PumpError) -> PyErr {
+    let err = to_py_err(failure.error);
+    if let Err(attr_err) = err.value(py).setattr("moved", failure.bytes) {
+        return attr_err; // only when Python is out of memory
+    }
+    err
+}
+
 /// Move bytes from `reader_fd` to `writer_fd` until EOF on the reader, the
-/// downstream reader going away, or `cancel_fd` becoming readable. Returns
-/// the number of bytes written. The descriptors are borrowed, never closed.
+/// downstream reader going away, or `cancel_fd` becoming readable.
+///
+/// Returns `(end, moved)`: `end` is `"eof"`, `"writer_gone"` (`EPIPE`,
+/// `ECONNRESET`) or `"cancelled"`, `moved` the bytes written. Any other
+/// I/O failure raises `OSError` (by `errno`) whose `moved` attribute holds
+/// the bytes written before it. The descriptors are borrowed, never closed.
 #[pyfunction]
 #[pyo3(
     name = "pump",
@@ -95,7 +109,7 @@ fn py_pump(
     buffer_size: i64,
     cancel_fd: RawFd,
     use_splice: bool,
-) -> PyResult<u64> {
+) -> PyResult<(&'static str, u64)> {
     let options = pump::PumpOptions {
         buffer_size: buffer_size_arg(buffer_size)?,
         use_splice,
@@ -103,11 +117,12 @@ fn py_pump(
     };
     py.detach(|| {
         with_fds(&[reader_fd, writer_fd], cancel_fd, |fds, cancel| {
-            pump::pump(fds[0], fds[1], cancel, &options)
+            Ok(pump::pump(fds[0], fds[1], cancel, &options))
         })
+        .unwrap_or_else(|error| Err(error.into()))
     })
-    .map(|outcome| outcome.bytes)
-    .map_err(to_py_err)
+    .map(|outcome| (outcome.end.as_str(), outcome.bytes))
+    .map_err(|failure| pump_err(py, failure))
 }
 
 /// Read `reader_fd` to EOF (or until `cancel_fd` is readable), keeping at

@@ -1,6 +1,7 @@
 //! The pump: move bytes from one borrowed descriptor to another until EOF,
 //! until the downstream reader goes away, or until cancellation.
 
+use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
 
@@ -45,6 +46,19 @@ pub enum PumpEnd {
     Cancelled,
 }
 
+impl PumpEnd {
+    /// The name the Python module reports: `"eof"`, `"writer_gone"` or
+    /// `"cancelled"`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Eof => "eof",
+            Self::WriterGone => "writer_gone",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// Result of a successful [`pump`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PumpOutcome {
@@ -54,6 +68,40 @@ pub struct PumpOutcome {
     pub spliced: u64,
     /// Why the pump stopped.
     pub end: PumpEnd,
+}
+
+/// A failed [`pump`]: the error, and what was moved before it.
+#[derive(Debug)]
+pub struct PumpError {
+    /// The first unexpected I/O error.
+    pub error: io::Error,
+    /// Bytes written to the writer before the error.
+    pub bytes: u64,
+    /// How many of those bytes were moved by `splice(2)`.
+    pub spliced: u64,
+}
+
+impl From<io::Error> for PumpError {
+    /// An error before any byte moved.
+    fn from(error: io::Error) -> Self {
+        Self {
+            error,
+            bytes: 0,
+            spliced: 0,
+        }
+    }
+}
+
+impl fmt::Display for PumpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (after {} bytes)", self.error, self.bytes)
+    }
+}
+
+impl std::error::Error for PumpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 /// Byte counters shared by the splice and read/write loops.
@@ -67,18 +115,38 @@ pub(crate) struct Progress {
 ///
 /// Both descriptors are borrowed (never closed) and may be blocking or
 /// `O_NONBLOCK`. Waiting always polls the data descriptor together with
-/// `cancel`, so a readable `cancel` stops the pump promptly; the bytes
-/// written so far are reported.
+/// `cancel`, so a readable `cancel` stops the pump promptly. Every ending
+/// reports the bytes written so far, a failure included.
 ///
 /// # Errors
 /// `InvalidInput` if `options.buffer_size` is 0; otherwise the first
-/// unexpected I/O error (the bytes moved before it are not reported).
+/// unexpected I/O error (`EPIPE`/`ECONNRESET` on the writer are not errors
+/// but [`PumpEnd::WriterGone`]), with the bytes moved before it.
 pub fn pump(
     reader: BorrowedFd<'_>,
     writer: BorrowedFd<'_>,
     cancel: Option<BorrowedFd<'_>>,
     options: &PumpOptions,
-) -> io::Result<PumpOutcome> {
+) -> Result<PumpOutcome, PumpError> {
+    let mut progress = Progress::default();
+    match run(reader, writer, cancel, options, &mut progress) {
+        Ok(end) => Ok(outcome(&progress, end)),
+        Err(error) => Err(PumpError {
+            error,
+            bytes: progress.bytes,
+            spliced: progress.spliced,
+        }),
+    }
+}
+
+/// The body of [`pump`], counting into `progress` as it goes.
+fn run(
+    reader: BorrowedFd<'_>,
+    writer: BorrowedFd<'_>,
+    cancel: Option<BorrowedFd<'_>>,
+    options: &PumpOptions,
+    progress: &mut Progress,
+) -> io::Result<PumpEnd> {
     if options.buffer_size == 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -88,7 +156,6 @@ pub fn pump(
     let mut reader = Endpoint::new(reader, options.allow_nowait)?;
     let mut writer = Endpoint::new(writer, options.allow_nowait)?;
     let mut cancel = Canceller::new(cancel);
-    let mut progress = Progress::default();
 
     #[cfg(target_os = "linux")]
     if options.use_splice
@@ -96,28 +163,22 @@ pub fn pump(
         && reader.splice_never_blocks()
         && writer.splice_never_blocks()
     {
-        let end = crate::splice::transfer(
-            &reader,
-            &writer,
-            &mut cancel,
-            options.buffer_size,
-            &mut progress,
-        )?;
+        let end =
+            crate::splice::transfer(&reader, &writer, &mut cancel, options.buffer_size, progress)?;
         if let Some(end) = end {
-            return Ok(outcome(&progress, end));
+            return Ok(end);
         }
         // splice() is not supported for this pair: nothing was lost, carry
         // on with read/write.
     }
 
-    let end = copy(
+    copy(
         &mut reader,
         &mut writer,
         &mut cancel,
         options.buffer_size,
-        &mut progress,
-    )?;
-    Ok(outcome(&progress, end))
+        progress,
+    )
 }
 
 fn outcome(progress: &Progress, end: PumpEnd) -> PumpOutcome {

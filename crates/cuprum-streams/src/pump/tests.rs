@@ -1,5 +1,6 @@
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,6 +16,8 @@ use crate::testutil::{
 use crate::{splice, sys};
 
 const PROMPT: Duration = Duration::from_millis(100);
+
+type PumpResult = Result<PumpOutcome, PumpError>;
 
 /// One way of driving the pump.
 #[derive(Debug, Clone, Copy)]
@@ -149,7 +152,8 @@ fn zero_buffer_size_is_rejected() {
         ..PumpOptions::default()
     };
     let err = pump(r.as_fd(), w.as_fd(), None, &options).unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(err.error.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(err.bytes, 0);
 }
 
 #[test]
@@ -410,10 +414,7 @@ fn spawn_cancellable(
     setup: Setup,
     reader: OwnedFd,
     writer: OwnedFd,
-) -> (
-    thread::JoinHandle<(io::Result<PumpOutcome>, Instant)>,
-    OwnedFd,
-) {
+) -> (thread::JoinHandle<(PumpResult, Instant)>, OwnedFd) {
     let (cancel_r, cancel_w) = pipe();
     setup.prepare(&reader, &writer);
     let handle = spawn_timed(move || {
@@ -517,5 +518,119 @@ fn already_cancelled_pump_moves_nothing() {
         .unwrap();
         assert_eq!(outcome.end, PumpEnd::Cancelled);
         assert_eq!(outcome.bytes, 0);
+    }
+}
+
+#[test]
+fn end_names_are_the_python_values() {
+    assert_eq!(PumpEnd::Eof.as_str(), "eof");
+    assert_eq!(PumpEnd::WriterGone.as_str(), "writer_gone");
+    assert_eq!(PumpEnd::Cancelled.as_str(), "cancelled");
+}
+
+/// A pump in a thread that has moved exactly `b"hello"` and waits for more
+/// input; the test then ends it one way or another.
+struct Staged {
+    handle: thread::JoinHandle<PumpResult>,
+    /// Feeds the pump (blocking).
+    up_w: File,
+    /// Downstream of the pump (blocking).
+    down_r: File,
+    /// The number of the pump's writer, owned by the pump thread.
+    down_w: RawFd,
+    cancel_w: OwnedFd,
+}
+
+const HELLO: &[u8] = b"hello";
+
+fn staged(setup: Setup) -> Staged {
+    let (up_r, up_w) = pipe();
+    let (down_r, down_w) = pipe();
+    let (cancel_r, cancel_w) = pipe();
+    setup.prepare(&up_r, &down_w);
+    let down_w_raw = down_w.as_raw_fd();
+    let handle = thread::spawn(move || {
+        pump(
+            up_r.as_fd(),
+            down_w.as_fd(),
+            Some(cancel_r.as_fd()),
+            &setup.options(65536),
+        )
+    });
+    let mut up_w = File::from(up_w);
+    let mut down_r = File::from(down_r);
+    up_w.write_all(HELLO).unwrap();
+    let mut seen = [0u8; HELLO.len()];
+    down_r.read_exact(&mut seen).unwrap();
+    assert_eq!(seen, HELLO);
+    // The pump is now back to waiting on its reader: it touches the writer
+    // again only once more input arrives.
+    Staged {
+        handle,
+        up_w,
+        down_r,
+        down_w: down_w_raw,
+        cancel_w,
+    }
+}
+
+#[test]
+fn eof_reports_the_bytes_moved() {
+    for setup in SETUPS {
+        let run = staged(setup);
+        drop(run.up_w);
+        let outcome = run.handle.join().unwrap().unwrap();
+        assert_eq!(outcome.end, PumpEnd::Eof, "{setup:?}");
+        assert_eq!(outcome.bytes, HELLO.len() as u64, "{setup:?}");
+        drop((run.down_r, run.cancel_w));
+    }
+}
+
+#[test]
+fn writer_gone_reports_the_bytes_moved() {
+    for setup in SETUPS {
+        let mut run = staged(setup);
+        drop(run.down_r);
+        run.up_w.write_all(b"never delivered").unwrap();
+        let outcome = run.handle.join().unwrap().unwrap();
+        assert_eq!(outcome.end, PumpEnd::WriterGone, "{setup:?}");
+        assert_eq!(outcome.bytes, HELLO.len() as u64, "{setup:?}");
+        drop((run.up_w, run.cancel_w));
+    }
+}
+
+#[test]
+fn cancelled_reports_the_bytes_moved() {
+    for setup in SETUPS {
+        let run = staged(setup);
+        cancel_now(&run.cancel_w);
+        let outcome = run.handle.join().unwrap().unwrap();
+        assert_eq!(outcome.end, PumpEnd::Cancelled, "{setup:?}");
+        assert_eq!(outcome.bytes, HELLO.len() as u64, "{setup:?}");
+        drop((run.up_w, run.down_r));
+    }
+}
+
+#[test]
+fn an_error_reports_the_bytes_moved_before_it() {
+    let read_only = File::open("/dev/null").unwrap();
+    for setup in SETUPS {
+        let mut run = staged(setup);
+        // Swap the pump's writer for a read-only descriptor under the same
+        // number: its next write (or splice) fails with EBADF, which is not
+        // "the reader went away".
+        // SAFETY: both numbers are open; `run.down_w` stays owned (and is
+        // later closed) by the pump thread, which is not using it now.
+        let rc = unsafe { libc::dup2(read_only.as_raw_fd(), run.down_w) };
+        assert_eq!(rc, run.down_w);
+        run.up_w.write_all(b"more").unwrap();
+        let failure = run.handle.join().unwrap().unwrap_err();
+        assert_eq!(failure.error.raw_os_error(), Some(libc::EBADF), "{setup:?}");
+        assert_eq!(failure.bytes, HELLO.len() as u64, "{setup:?}");
+        if setup.splice && splice::available() {
+            assert_eq!(failure.spliced, failure.bytes, "{setup:?}");
+        }
+        assert!(failure.to_string().contains("after 5 bytes"), "{failure}");
+        drop((run.up_w, run.down_r, run.cancel_w));
     }
 }

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import anyio
 
-from ._process import spawn
+from .._process import spawn
 
 __all__ = [
     "CONTROL_TIMEOUT",

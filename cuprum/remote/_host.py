@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Literal, Self, final
+from typing import TYPE_CHECKING, Literal, Self, final
 
 import anyio
 
-from ._errors import RemoteConnectionError
-from ._remote_master import Master
-from ._remote_ssh import check_destination, check_options
+from .._errors import RemoteConnectionError
+from ._master import Master
+from ._ssh import check_destination, check_options
+from ._stage import RemoteStage, admit_on
+
+if TYPE_CHECKING:
+    from .._commands import SafeCmd
+    from .._options import ResolvedContext
+    from .._transport import Launch
 
 __all__ = ["SSHHost", "master_of"]
 
@@ -126,6 +132,39 @@ class SSHHost:
         """True inside ``async with``, while the connection runs."""
         return self._master is not None and self._master.running
 
+    # --- the transport seam (called by cuprum's engine) ---------------------
+
+    @property
+    def admission_order(self) -> int:
+        """Runs take sessions on several hosts in the order they connected."""
+        master = self._master
+        return master.order if master is not None else -1
+
+    def prepare(self, cmd: SafeCmd, ctx: ResolvedContext) -> RemoteStage:
+        """Describe a stage of ``cmd`` on this host (engine use).
+
+        Raises
+        ------
+        RuntimeError
+            The host is not connected (outside ``async with host``).
+        RemoteConnectionError
+            The connection's master has died.
+        ValueError
+            An environment name the remote shell cannot take.
+        """
+        return RemoteStage(master_of(self), cmd, ctx)
+
+    async def admit(self, launches: Sequence[Launch]) -> None:
+        """Wait for a session per stage, all of them or none (engine use)."""
+        stages = [_stage(launch) for launch in launches]
+        if stages:
+            await admit_on(stages[0].master, stages)
+
+    def release(self, launches: Sequence[Launch]) -> None:
+        """Give the stages' sessions back (idempotent; engine use)."""
+        for launch in launches:
+            _stage(launch).release()
+
     async def __aenter__(self) -> Self:
         """Connect: start the master and probe the login shell.
 
@@ -176,23 +215,21 @@ class SSHHost:
                 await master.stop()
 
 
-def master_of(host: object) -> Master:
+def _stage(launch: Launch) -> RemoteStage:
+    assert isinstance(launch, RemoteStage)
+    return launch
+
+
+def master_of(host: SSHHost) -> Master:
     """The running `Master` of ``host`` (for the engine).
 
     Raises
     ------
-    TypeError
-        ``host`` is not an `SSHHost`.
     RuntimeError
         The host is not connected (outside ``async with host``).
     RemoteConnectionError
         The connection's master has died.
     """
-    if not isinstance(host, SSHHost):
-        raise TypeError(
-            "host must be a cuprum.remote.SSHHost or cuprum.remote.LOCAL, "
-            f"got {type(host).__name__}"
-        )
     master = host._master  # pyright: ignore[reportPrivateUsage] - this module owns SSHHost
     if master is None:
         raise RuntimeError(f"{host!r} is not connected: run commands inside `async with host:`")

@@ -13,8 +13,8 @@ their place runs a command here although an outer level names a host.
 
 from __future__ import annotations
 
-from ._context import LOCAL
-from ._errors import RemoteConnectionError
-from ._remote_host import SSHHost
+from .._context import LOCAL
+from .._errors import RemoteConnectionError
+from ._host import SSHHost
 
 __all__ = ["LOCAL", "RemoteConnectionError", "SSHHost"]

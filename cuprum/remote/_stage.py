@@ -18,19 +18,20 @@ from typing import IO, TYPE_CHECKING, final
 
 import anyio
 
-from ._errors import ProgramNotFoundError, RemoteConnectionError
-from ._fdstream import buffered
-from ._process import spawn
-from ._remote_child import RemoteChild
-from ._remote_host import master_of
-from ._remote_wrapper import MarkerFilter, new_token, remote_command, validate_env_name
+from .._errors import ProgramNotFoundError, RemoteConnectionError
+from .._fdstream import buffered
+from .._process import spawn
+from ._child import RemoteChild
+from ._wrapper import MarkerFilter, new_token, remote_command, validate_env_name
 
 if TYPE_CHECKING:
-    from ._commands import SafeCmd
-    from ._fdstream import FdReceiveStream
-    from ._options import ResolvedContext
+    from .._commands import SafeCmd
+    from .._fdstream import FdReceiveStream
+    from .._options import ResolvedContext
+    from .._transport import StageIo, StderrSink
+    from ._master import Master
 
-__all__ = ["RemoteStage", "acquire_sessions", "release_sessions"]
+__all__ = ["RemoteStage", "admit_on"]
 
 _TAIL = 8192  # bytes of stderr kept for error messages
 _POLL = 0.02
@@ -38,53 +39,77 @@ _POLL = 0.02
 
 @final
 class RemoteStage:
-    """A stage that runs on an `SSHHost`: everything but the local client."""
+    """A stage that runs on an `SSHHost`: the transport's `Launch`.
 
-    def __init__(self, host: object, cmd: SafeCmd, ctx: ResolvedContext) -> None:
-        self.host = master_of(host)  # TypeError, or RuntimeError when not connected
+    Locally it is an ``ssh`` client through the host's master; everything
+    remote (session, command string, markers, kill protocol) lives here.
+    """
+
+    lifeline = True  # given no stdin, the channel's stdin stays open, unwritten
+    filters_stderr = True  # the wrapper's markers travel on stderr
+    # What can still be on its way after the remote group ended: sshd's
+    # buffer and channel window (2 MiB each), the socket buffers, the
+    # master's buffer. Generous, since losing output is worse than a late stop.
+    in_transit = 16 << 20
+
+    def __init__(self, master: Master, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        self.master = master
         for name in ctx.env or {}:
-            validate_env_name(name, self.host.destination)
+            validate_env_name(name, master.destination)
         self.cmd = cmd
         self.ctx = ctx
         self.token = new_token()
         self.markers = MarkerFilter(self.token)
         self.exit_seen = anyio.Event()
-        self.lifeline = False  # no stdin given: keep the channel's stdin open, unwritten
-        self.merge_stderr = False  # stderr="stdout": the wrapper merges remotely
+        self.io: StageIo | None = None  # the engine's wiring, once spawned
         self.child: RemoteChild | None = None
         self.tail = bytearray()
         self.eof = False
-        self.stream: FdReceiveStream | None = None  # the stderr pipe (run engine)
-        self.stdout_source: FdReceiveStream | None = None  # cuprum's end of its stdout
         self.reading = False  # a reader task is feeding the markers
-        self.file: IO[bytes] | None = None  # the stderr file (lines())
         self.file_out = bytearray()
         self._file_pos = 0
         self._borrower = object()
         self._holding = False
 
     @property
-    def destination(self) -> str:
+    def host(self) -> str:
         """The host's destination, as results and events report it."""
-        return self.host.destination
+        return self.master.destination
+
+    destination = host
+
+    @property
+    def remote_pgid(self) -> int | None:
+        """The remote command's process group, once the wrapper reported it."""
+        return self.markers.pgid
+
+    @property
+    def on_lifeline(self) -> bool:
+        """True when the stage was spawned with the lifeline as its stdin."""
+        return self.io is not None and self.io.lifeline
+
+    @property
+    def stream(self) -> FdReceiveStream | None:
+        """The stderr pipe the reader task reads (the run engine)."""
+        return self.io.stderr_source if self.io is not None else None
 
     # --- sessions ------------------------------------------------------------
 
     async def acquire(self) -> None:
         """Take a session of the host's limiter."""
-        await self.host.limiter.acquire_on_behalf_of(self._borrower)
+        await self.master.limiter.acquire_on_behalf_of(self._borrower)
         self._holding = True
 
     def release(self) -> None:
         """Give the session back (idempotent)."""
         if self._holding:
             self._holding = False
-            self.host.limiter.release_on_behalf_of(self._borrower)
+            self.master.limiter.release_on_behalf_of(self._borrower)
 
     # --- the client ----------------------------------------------------------
 
-    def spawn(self, *, stdin: int, stdout: int, stderr: int) -> RemoteChild:
-        """Start the local ``ssh`` client on the given descriptors.
+    def spawn(self, io: StageIo) -> RemoteChild:
+        """Start the local ``ssh`` client on the engine's descriptors.
 
         Raises
         ------
@@ -92,18 +117,23 @@ class RemoteStage:
             The host's connection is gone: its ``async with`` block ended
             while this run waited for a session, or the master died.
         """
-        if not self.host.running:
+        if not self.master.running:
             raise RemoteConnectionError(
-                self.destination, self.host.why_stopped(), what="no connection to"
+                self.destination, self.master.why_stopped(), what="no connection to"
             )
         remote = remote_command(
-            self.cmd.argv, token=self.token, lifeline=self.lifeline,
-            merge_stderr=self.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
+            self.cmd.argv, token=self.token, lifeline=io.lifeline,
+            merge_stderr=io.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
             env=self.ctx.env,
         )  # fmt: skip
-        argv = self.host.client_argv(remote)
-        client = spawn(argv, self.host.ssh, stdin=stdin, stdout=stdout, stderr=stderr,
-                       cwd=None, env=None)  # fmt: skip
+        argv = self.master.client_argv(remote)
+        client = spawn(argv, self.master.ssh, stdin=io.stdin, stdout=io.stdout,
+                       stderr=io.stderr, cwd=None, env=None)  # fmt: skip
+        # Until the reader task is done, nobody else may read the stderr
+        # pipe (two readers of one descriptor is an error on trio). A
+        # reader that never started leaves it set: waits then time out.
+        self.io = io
+        self.reading = io.stderr_source is not None
         self.child = RemoteChild(client, self)
         return self.child
 
@@ -127,15 +157,42 @@ class RemoteStage:
         del self.tail[:-_TAIL]
         return out
 
+    async def read_stderr(self, stream: FdReceiveStream, sink: StderrSink | None) -> None:
+        """Read the client's stderr to its end, without the wrapper's markers.
+
+        The markers carry the remote exit status and process group, so
+        this reader runs whatever the options; the rest goes to ``sink``.
+        """
+        try:
+            while True:
+                try:
+                    data = await stream.receive(1 << 16)
+                except (anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+                out = self.feed(data)
+                if out and sink is not None:
+                    await sink(out)
+            out = self.end()
+            if out and sink is not None:
+                await sink(out)
+        finally:
+            self.reading = False
+
+    def stderr_of(self, file: IO[bytes]) -> bytes:
+        """The stage's stderr from the file ``lines()`` gave it, markers removed."""
+        self.refresh()
+        return bytes(self.file_out) + self.end()
+
     def refresh(self) -> None:
         """Read what is new in the stderr file (``lines()`` has no reader task)."""
-        if self.file is None:
+        file = self.io.stderr_file if self.io is not None else None
+        if file is None:
             return
-        data = os.pread(self.file.fileno(), 1 << 20, self._file_pos)
+        data = os.pread(file.fileno(), 1 << 20, self._file_pos)
         while data:
             self._file_pos += len(data)
             self.file_out += self.feed(data)
-            data = os.pread(self.file.fileno(), 1 << 20, self._file_pos)
+            data = os.pread(file.fileno(), 1 << 20, self._file_pos)
 
     async def pull(self, timeout: float) -> None:
         """Let more stderr be parsed, for up to ``timeout`` seconds.
@@ -163,7 +220,7 @@ class RemoteStage:
         """
         return any(
             stream is not None and stream.fileno >= 0 and buffered(stream.fileno) > 0
-            for stream in (self.stdout_source, self.stream)
+            for stream in (self.io.stdout_source if self.io else None, self.stream)
         )
 
     # --- after the client exited ---------------------------------------------
@@ -229,37 +286,25 @@ class RemoteStage:
                 return
 
 
-async def acquire_sessions(remotes: Sequence[RemoteStage]) -> None:
-    """Take the sessions a run needs, host by host, in a fixed order.
+async def admit_on(master: Master, stages: Sequence[RemoteStage]) -> None:
+    """Take the sessions a run needs on one host.
 
-    Several sessions on one host are taken under the host's `multi_lock`,
-    so two runs never each hold part of what the other waits for.
+    Several sessions are taken under the host's `multi_lock`, so two runs
+    never each hold part of what the other waits for.
 
     Raises
     ------
     ValueError
-        A pipeline needs more sessions on one host than it allows.
+        A pipeline needs more sessions on the host than it allows.
     """
-    by_host: dict[int, list[RemoteStage]] = {}
-    for remote in remotes:
-        by_host.setdefault(remote.host.order, []).append(remote)
-    for order in sorted(by_host):
-        group = by_host[order]
-        host = group[0].host
-        if len(group) > host.max_sessions:
-            raise ValueError(
-                f"the pipeline runs {len(group)} stages on {host.destination} at once, "
-                f"more than its max_sessions={host.max_sessions}"
-            )
-        if len(group) == 1:
-            await group[0].acquire()
-            continue
-        async with host.multi_lock:
-            for remote in group:
-                await remote.acquire()
-
-
-def release_sessions(remotes: Sequence[RemoteStage]) -> None:
-    """Give back every session of a run (idempotent)."""
-    for remote in remotes:
-        remote.release()
+    if len(stages) > master.max_sessions:
+        raise ValueError(
+            f"the pipeline runs {len(stages)} stages on {master.destination} at once, "
+            f"more than its max_sessions={master.max_sessions}"
+        )
+    if len(stages) == 1:
+        await stages[0].acquire()
+        return
+    async with master.multi_lock:
+        for stage in stages:
+            await stage.acquire()

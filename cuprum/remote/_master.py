@@ -21,9 +21,9 @@ from typing import IO, final
 
 import anyio
 
-from ._errors import RemoteConnectionError
-from ._process import Child, resolve_executable, spawn
-from ._remote_ssh import (
+from .._errors import RemoteConnectionError
+from .._process import Child, resolve_executable, spawn
+from ._ssh import (
     CONTROL_TIMEOUT,
     PROBE,
     PROBE_ANSWER,

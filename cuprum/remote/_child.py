@@ -19,14 +19,15 @@ from typing import TYPE_CHECKING, final
 
 import anyio
 
-from ._process import Child
+from .._process import Child
 
 if TYPE_CHECKING:
-    from ._remote_stage import RemoteStage
+    from ._stage import RemoteStage
 
 __all__ = ["RemoteChild"]
 
 _POLL = 0.02
+_EXIT_WATCH = 0.1  # the longest wait between two looks at the markers
 DELIVERY_LIMIT = 60.0  # seconds a lagging reader gets after the group was ended
 
 
@@ -96,6 +97,15 @@ class RemoteChild:
         """True when the remote command died of SIGPIPE (its reader went away)."""
         return self.returncode == 128 + signal.SIGPIPE
 
+    def lost_its_reader(self, downstream_done: bool) -> bool:
+        """True when the command ended because nobody read its output any more.
+
+        Besides SIGPIPE: cuprum ended it after every later stage had
+        exited, because the master may drop the exit report of a session
+        whose stdout nobody reads.
+        """
+        return self.died_of_sigpipe() or (downstream_done and self.ended_by_cuprum())
+
     def poll(self) -> int | None:
         """Reap the client if it exited; return the command's status if known.
 
@@ -108,6 +118,11 @@ class RemoteChild:
         if self._stage.markers.exit_code is not None:
             return self._stage.markers.exit_code
         return self.returncode
+
+    async def exited(self) -> None:
+        """Return once the wrapper reported the exit, or the client is gone."""
+        while self.poll() is None:
+            await self._stage.pull(_EXIT_WATCH)
 
     async def wait(self) -> int:
         """Wait until the client is reaped; return the command's status.
@@ -184,7 +199,7 @@ class RemoteChild:
             return
         self._ending = anyio.Event()
         try:
-            host = self._stage.host
+            host = self._stage.master
             if not await host.kill_group("TERM", pgid):
                 return
             self.signals_sent.add(signal.SIGTERM)
@@ -196,6 +211,10 @@ class RemoteChild:
         finally:
             self._ending.set()
 
+    async def end_command(self, grace: float) -> None:
+        """End only the remote group: the client may still deliver its output."""
+        await self.end_remote(grace)
+
     async def terminate(self, grace: float) -> None:
         """End the remote group through the master, then the local client.
 
@@ -203,7 +222,7 @@ class RemoteChild:
         """
         stage = self._stage
         if self._client.poll() is None:
-            if stage.markers.pgid is None and not stage.lifeline:
+            if stage.markers.pgid is None and not stage.on_lifeline:
                 # With stdin given nothing else ends the command early in
                 # its life: wait for the wrapper to report its group.
                 await self._learn_pgid(grace)

@@ -1,7 +1,7 @@
-"""The suite's own sshd on 127.0.0.1, for the remote-host tests.
+"""A private sshd on 127.0.0.1, for the remote-host tests, the benchmarks and the demo.
 
-`sshd_server` starts ``sshd -D -e -f <own config>`` as a child of the test
-run, on a free port, with ed25519 host and client keys in a temporary
+`run_sshd` starts ``sshd -D -e -f <own config>`` as a child of the calling
+process, on a free port, with ed25519 host and client keys in a temporary
 directory, ``UsePAM no``, ``StrictModes no`` and its own
 ``AuthorizedKeysFile`` and ``PidFile``. Readiness is checked with
 ``ssh-keyscan``, which also gives the ``known_hosts`` line; an ssh_config
@@ -11,7 +11,8 @@ file then names the server ``cuprum-test``. A second port, named
 the end sshd is killed by its PID. The system sshd and ``~/.ssh`` are never touched.
 
 Without ``/usr/sbin/sshd`` the remote tests are skipped, with a reason;
-with ``CI=true`` they fail instead.
+with ``CI=true`` they fail instead (`serve`, the body of the tests' session
+fixture). Only `serve` needs pytest; the rest is the standard library.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
+if TYPE_CHECKING:
+    import pytest
 
 SSHD = Path("/usr/sbin/sshd")
 ALIAS = "cuprum-test"
@@ -49,6 +52,7 @@ class SshServer:
 
     @property
     def alias(self) -> str:
+        """The ssh_config name of the server."""
         return ALIAS
 
 
@@ -184,6 +188,9 @@ def _wait_ready(sshd: subprocess.Popen[bytes], port: int, directory: Path) -> st
 
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     """Body of the session fixture: skips, or fails in CI, when sshd is absent."""
+    # Here, not at the top: the benchmarks and the demo use this module without pytest.
+    import pytest  # noqa: PLC0415
+
     reason = missing_reason()
     if reason is not None:
         if IN_CI:

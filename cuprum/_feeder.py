@@ -1,0 +1,119 @@
+"""A stdin writer that can be stopped and resumed without losing a byte.
+
+``lines()`` runs no task across a ``yield``, so it feeds stdin only while
+it waits for output: each wait runs `StdinFeeder.run` beside the read and
+cancels it when lines are ready. Progress lives in the feeder (the bytes
+not yet written, the source's position), never in a cancelled frame, so
+the next wait picks up where the last one stopped. A stdin that never
+ends (an endless byte stream) is no problem: the child starts at once and
+reads what comes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import final
+
+import anyio
+from anyio.abc import ByteReceiveStream
+
+from ._fdstream import FdSendStream
+
+__all__ = ["StdinFeeder"]
+
+
+@final
+class StdinFeeder:
+    """Feed bytes, text, a byte stream or an async iterable into a pipe.
+
+    Cancelling `run` loses nothing: a byte stream's ``receive`` gives up
+    without consuming data, and an async iterable's next chunk is awaited
+    shielded (cancelling an async generator midway would end it), so a
+    chunk is always either in the feeder or not yet taken.
+    """
+
+    __slots__ = ("_iterator", "_pending", "_sink", "_source", "done")
+
+    def __init__(self, sink: FdSendStream, source: object, encoding: str) -> None:
+        self._sink = sink
+        self._pending = memoryview(b"")
+        self._source: ByteReceiveStream | None = None
+        self._iterator: AsyncIterator[object] | None = None
+        self.done = False
+        match source:
+            case str():
+                self._pending = memoryview(source.encode(encoding))
+            case bytes() | bytearray():
+                self._pending = memoryview(bytes(source))
+            case memoryview():
+                self._pending = memoryview(source.tobytes())
+            case ByteReceiveStream():
+                self._source = source
+            case AsyncIterable():
+                self._iterator = aiter(source)  # pyright: ignore[reportUnknownArgumentType]
+            case _:  # pragma: no cover - RunOptions checked the type
+                raise TypeError(f"unsupported stdin {type(source).__name__}")
+
+    async def run(self) -> None:
+        """Feed until the source ends or the child stops reading; then close the pipe."""
+        try:
+            while not self.done:
+                if self._pending:
+                    await self._write()
+                elif not await self._next():
+                    self._finish()
+        except anyio.BrokenResourceError:
+            self._finish()  # the child stopped reading: not an error
+
+    async def _write(self) -> None:
+        fd = self._sink.fileno
+        if fd < 0:
+            raise anyio.BrokenResourceError
+        try:
+            written = _write(fd, self._pending)
+        except BlockingIOError:
+            await anyio.wait_writable(fd)
+            return
+        self._pending = self._pending[written:]
+
+    async def _next(self) -> bool:
+        """Take the next chunk from the source; False at its end."""
+        if self._source is not None:
+            try:
+                chunk = await self._source.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                return False
+            self._pending = memoryview(chunk)
+            return True
+        if self._iterator is not None:
+            chunk: object = None
+            with anyio.CancelScope(shield=True):
+                try:
+                    chunk = await anext(self._iterator)
+                except StopAsyncIteration:
+                    return False
+            if not isinstance(chunk, (bytes, bytearray)):
+                raise TypeError(f"stdin iterable yielded {type(chunk).__name__}, not bytes")
+            self._pending = memoryview(bytes(chunk))
+            return True
+        return False
+
+    def _finish(self) -> None:
+        self.done = True
+        self._sink.close()  # the child sees end of file
+
+    async def aclose(self) -> None:
+        """Close the pipe and finalise an async generator source (call shielded)."""
+        self.done = True
+        self._sink.close()
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _write(fd: int, data: memoryview) -> int:
+    try:
+        return os.write(fd, data)
+    except (BrokenPipeError, ConnectionResetError) as exc:
+        raise anyio.BrokenResourceError from exc

@@ -1,0 +1,195 @@
+"""Line events (SPEC section 8): exact lines, and no decoding without a listener."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cuprum import (
+    CAT,
+    ECHO,
+    EventPhase,
+    ExecEvent,
+    SafeCmd,
+    sh,
+    unsafe,
+)
+from cuprum._capture import LineSplitter
+from tests.helpers import assert_well_formed, lines_of, python_child
+
+pytestmark = pytest.mark.usefixtures("no_registration_leaks")
+
+
+def py(code: str) -> SafeCmd:
+    return unsafe.dynamic(python_child(code))
+
+
+# --- line events are exact ------------------------------------------------------
+
+LINE_CASES = [
+    pytest.param(b"a\nb", ["a", "b"], id="no-trailing-newline"),
+    pytest.param(b"a\r\nb\r\n", ["a", "b"], id="crlf"),
+    pytest.param(b"a\r\nb", ["a", "b"], id="crlf-no-trailing-newline"),
+    pytest.param(b"ok\xff\xfe\nend", ["ok\ufffd\ufffd", "end"], id="invalid-utf8"),
+    pytest.param(b"caf\xc3\n", ["caf\ufffd"], id="truncated-utf8-before-newline"),
+    pytest.param("h\u00e9\u20ac\n".encode(), ["h\u00e9\u20ac"], id="utf8"),
+    pytest.param(b"x\ry\n", ["x\ry"], id="lone-cr-is-not-a-line-end"),
+    pytest.param(b"\n\n", ["", ""], id="empty-lines"),
+    pytest.param(b"", [], id="no-output"),
+]
+
+
+@pytest.mark.parametrize(("payload", "expected"), LINE_CASES)
+async def test_stdout_line_events_are_exact(
+    anyio_backend: str, stream_backend: str, payload: bytes, expected: list[str]
+) -> None:
+    events: list[ExecEvent] = []
+    with sh.observe(events.append):
+        result = await sh.make(CAT)().run(stdin=payload)
+    assert result.stdout_bytes == payload
+    assert lines_of(events, EventPhase.STDOUT) == expected
+    assert_well_formed(events)
+
+
+@pytest.mark.parametrize(("payload", "expected"), LINE_CASES)
+async def test_stderr_line_events_are_exact(
+    anyio_backend: str, payload: bytes, expected: list[str]
+) -> None:
+    events: list[ExecEvent] = []
+    cmd = py("import sys; sys.stderr.buffer.write(sys.stdin.buffer.read())")
+    with sh.observe(events.append):
+        result = await cmd.run(stdin=payload)
+    assert result.stderr_bytes == payload
+    assert lines_of(events, EventPhase.STDERR) == expected
+    assert lines_of(events, EventPhase.STDOUT) == []
+
+
+async def test_a_character_split_across_reads_is_decoded_whole(anyio_backend: str) -> None:
+    events: list[ExecEvent] = []
+    cmd = py(
+        "import sys, time; out = sys.stdout.buffer\n"
+        "out.write(b'\\xc3'); out.flush(); time.sleep(0.1)\n"
+        "out.write(b'\\xa9\\r'); out.flush(); time.sleep(0.1)\n"
+        "out.write(b'\\nz')"
+    )
+    with sh.observe(events.append):
+        await cmd.run()
+    assert lines_of(events, EventPhase.STDOUT) == ["\u00e9", "z"]
+
+
+async def test_line_events_use_the_run_encoding(anyio_backend: str) -> None:
+    events: list[ExecEvent] = []
+    with sh.observe(events.append):
+        await sh.make(CAT)().run(stdin=b"caf\xe9\n", encoding="latin-1")
+    assert lines_of(events, EventPhase.STDOUT) == ["caf\u00e9"]
+
+
+def expected_lines(data: bytes) -> list[str]:
+    text = data.decode("utf-8", "replace")
+    parts = text.split("\n")
+    last = parts.pop()
+    lines = [p[:-1] if p.endswith("\r") else p for p in parts]
+    if last:
+        lines.append(last)
+    return lines
+
+
+_chunks = st.lists(
+    st.one_of(
+        st.binary(max_size=40),
+        st.sampled_from([b"\n", b"\r\n", b"\r", b"\xc3", b"\xa9", b"\xe2\x82", b"\xff"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(chunks=_chunks)
+async def test_line_events_match_the_decoded_output(
+    anyio_backend: str, chunks: list[bytes]
+) -> None:
+    payload = b"".join(chunks)
+    events: list[ExecEvent] = []
+    with sh.observe(events.append):
+        result = await sh.make(CAT)().run(stdin=payload)
+    assert result.stdout_bytes == payload
+    assert lines_of(events, EventPhase.STDOUT) == expected_lines(payload)
+
+
+# --- no decoding without a listener --------------------------------------------
+
+
+@pytest.fixture
+def feed_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count LineSplitter.feed and .finish calls (one entry per call)."""
+    calls: list[int] = []
+    feed = LineSplitter.feed
+    finish = LineSplitter.finish
+
+    def counting_feed(self: LineSplitter, data: bytes) -> list[str]:
+        calls.append(len(data))
+        return feed(self, data)
+
+    def counting_finish(self: LineSplitter) -> list[str]:
+        calls.append(0)
+        return finish(self)
+
+    monkeypatch.setattr(LineSplitter, "feed", counting_feed)
+    monkeypatch.setattr(LineSplitter, "finish", counting_finish)
+    return calls
+
+
+CHATTY = "import sys\nfor i in range(2000): print(i); print(i, file=sys.stderr)"
+
+
+async def test_no_line_decoding_without_a_listener(
+    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+) -> None:
+    result = await py(CHATTY).run()
+    assert result.stdout is not None
+    assert len(result.stdout.splitlines()) == 2000
+    pipeline = await (py(CHATTY) | sh.make(CAT)() | sh.make(CAT)()).run()
+    assert pipeline.stdout == result.stdout
+    assert feed_calls == []
+
+
+async def test_hooks_alone_cause_no_line_decoding(
+    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+) -> None:
+    seen: list[str] = []
+    with (
+        sh.before(lambda cmd: seen.append("before")),
+        sh.after(lambda cmd, result: seen.append("after")),
+    ):
+        await py(CHATTY).run()
+    assert seen == ["before", "after"]
+    assert feed_calls == []
+
+
+async def test_line_decoding_happens_with_a_listener(
+    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+) -> None:
+    events: list[ExecEvent] = []
+    with sh.observe(events.append):
+        await py(CHATTY).run()
+    assert len(feed_calls) > 0
+    assert sum(feed_calls) > 0
+    assert len(lines_of(events, EventPhase.STDOUT)) == 2000
+    assert len(lines_of(events, EventPhase.STDERR)) == 2000
+
+
+async def test_a_detached_listener_stops_line_decoding(
+    anyio_backend: str, feed_calls: list[int]
+) -> None:
+    handle = sh.observe(lambda event: None)
+    await sh.make(ECHO)("x").run()
+    assert feed_calls
+    handle.detach()
+    feed_calls.clear()
+    await sh.make(ECHO)("x").run()
+    assert feed_calls == []

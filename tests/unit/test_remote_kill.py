@@ -1,0 +1,207 @@
+"""Ending the remote process group: timeouts, cancellation, SIGKILL (`cuprum.remote`).
+
+The sshd runs on this machine, so the remote processes are visible here:
+the tests look for them in /proc (ignoring zombies, which init reaps
+lazily on some machines). Shared fixtures and helpers:
+tests/unit/remote_helpers.py.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from cuprum import EventPhase, ExecEvent, ExecutionContext, TimeoutExpired, sh
+from cuprum.remote import SSHHost
+from devtools.loopback_sshd import SshServer
+from tests.helpers import ROOT, LeakChecker, processes_with_marker
+from tests.unit import remote_helpers
+from tests.unit.remote_helpers import GRACE, STDIN_MODES, live, remote, running, sleepers, until
+
+# Fixtures shared by the remote test files: pytest finds them by these names.
+anyio_backend = remote_helpers.anyio_backend
+host = remote_helpers.host
+private_tempdir = remote_helpers.private_tempdir
+sshd_server = remote_helpers.sshd_server
+
+
+# --- kill on cancel ------------------------------------------------------------------
+
+
+async def _ends_remote_group(
+    host: SSHHost,
+    stdin: bytes | None,
+    act: Callable[[list[list[str]], anyio.abc.TaskGroup], object],
+) -> None:
+    """Run the sleepers remotely, let ``act`` end the run, check the remote group died."""
+    script, groups = sleepers()
+    cmd = remote("sh", "-c", script).on(host)
+    context = ExecutionContext(cancel_grace=GRACE)
+    leaks = LeakChecker()
+    acted: list[float] = []
+
+    async def run() -> None:
+        try:
+            await cmd.run(stdin=stdin, context=context, timeout=None)
+        except TimeoutExpired:
+            acted.append(time.monotonic())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        assert await until(lambda: len(running(groups)) == 2, 20), "remote sleeps never started"
+        result = act(groups, tg)
+        if hasattr(result, "__await__"):
+            await result  # pyright: ignore[reportGeneralTypeIssues]
+        acted.append(time.monotonic())
+    left = GRACE + 1 - (time.monotonic() - acted[0])
+    assert await until(lambda: not running(groups), max(left, 0)), running(groups)
+    leaks.assert_clean()
+
+
+@pytest.mark.parametrize("stdin", STDIN_MODES)
+async def test_timeout_ends_the_remote_group(host: SSHHost, stdin: bytes | None) -> None:
+    script, groups = sleepers()
+    context = ExecutionContext(cancel_grace=GRACE)
+    leaks = LeakChecker()
+    started: list[bool] = []
+
+    async def watch() -> None:
+        started.append(await until(lambda: len(running(groups)) == 2, 20))
+
+    deadline: list[float] = []
+
+    async def run() -> None:
+        deadline.append(time.monotonic() + 4)  # the run's timeout expires then
+        with pytest.raises(TimeoutExpired):
+            await remote("sh", "-c", script).on(host).run(stdin=stdin, context=context, timeout=4)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        tg.start_soon(run)
+    assert started == [True], "remote sleeps never started"
+    # Counted from the moment the timeout expired, not from when run() returned.
+    left = GRACE + 1 - (time.monotonic() - deadline[0])
+    assert await until(lambda: not running(groups), max(left, 0))
+    leaks.assert_clean()
+
+
+@pytest.mark.parametrize("stdin", STDIN_MODES)
+async def test_cancel_scope_ends_the_remote_group(host: SSHHost, stdin: bytes | None) -> None:
+    def cancel(_: list[list[str]], tg: anyio.abc.TaskGroup) -> None:
+        tg.cancel_scope.cancel()
+
+    await _ends_remote_group(host, stdin, cancel)
+
+
+@pytest.mark.parametrize("stdin", STDIN_MODES)
+async def test_sigkill_of_the_ssh_client_ends_the_remote_group(
+    host: SSHHost, stdin: bytes | None
+) -> None:
+    clients: list[int] = []
+
+    def note(event: ExecEvent) -> None:
+        if event.phase is EventPhase.START and event.pid is not None:
+            clients.append(event.pid)
+
+    async def kill_client(_: list[list[str]], tg: anyio.abc.TaskGroup) -> None:
+        os.kill(clients[0], signal.SIGKILL)
+
+    with sh.observe(note):
+        await _ends_remote_group(host, stdin, kill_client)
+
+
+HELPER = """
+import sys, anyio
+from cuprum import unsafe
+from cuprum.remote import SSHHost
+config, backend, mode, script = sys.argv[1:]
+async def main():
+    async with SSHHost("cuprum-test", config_file=config) as host:
+        print(host._master.dir, flush=True)
+        await unsafe.dynamic(["sh", "-c", script]).on(host).run(
+            stdin=b"x" if mode == "stdin" else None)
+anyio.run(main, backend=backend)
+"""
+
+
+@pytest.mark.parametrize("mode", ["stdin", "lifeline"])
+async def test_sigkill_of_the_owner_process_ends_the_remote_group(
+    sshd_server: SshServer, anyio_backend: object, mode: str, tmp_path: Path
+) -> None:
+    backend = anyio_backend if isinstance(anyio_backend, str) else "asyncio"
+    config = tmp_path / "helper_ssh_config"  # its path marks the helper's ssh processes
+    config.write_text(sshd_server.config.read_text())
+    script, groups = sleepers()
+    helper = subprocess.Popen(
+        [sys.executable, "-c", HELPER, str(config), backend, mode, script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+    )
+    assert helper.stdout is not None
+    socket_dir = Path(helper.stdout.readline().decode().strip())
+    try:
+        assert await until(lambda: len(running(groups)) == 2, 30), "remote sleeps never started"
+        assert processes_with_marker(str(config))  # the helper's master and client
+        helper.kill()
+        killed = time.monotonic()
+        helper.wait()
+        # The helper ran with the default cancel_grace of 1 s.
+        assert await until(lambda: not running(groups), 2 - (time.monotonic() - killed))
+        assert await until(lambda: not processes_with_marker(str(config)), 2)
+        # The master removed its socket on its way out; only the (empty)
+        # directory of a process killed by SIGKILL is left.
+        assert list(socket_dir.iterdir()) == []
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+            helper.wait()
+        helper.stdout.close()
+        if socket_dir.name.startswith("cuprum-ssh-"):
+            shutil.rmtree(socket_dir, ignore_errors=True)
+
+
+async def test_background_holder_of_stdout_is_ended_after_the_grace(host: SSHHost) -> None:
+    n = random.randrange(3_000_000, 3_900_000)
+    leaks = LeakChecker()
+    with anyio.fail_after(20):
+        result = (
+            await remote("sh", "-c", f"sleep {n} & echo done")
+            .on(host)
+            .run(context=ExecutionContext(cancel_grace=GRACE))
+        )
+    assert result.ok, result
+    assert result.stdout == "done\n"
+    assert await until(lambda: not live(["sleep", str(n)]), 2)
+    leaks.assert_clean()
+
+
+@pytest.mark.parametrize("how", ["run", "lines"])
+async def test_an_escaped_remote_writer_does_not_hang_the_run(host: SSHHost, how: str) -> None:
+    # A remote process that left the session's process group keeps the
+    # channel open and writing: cuprum cannot end it, and must not wait for it.
+    marker = f"cuprum-escaped-{random.randrange(1 << 30)}"
+    trickle = f"while :; do echo x; sleep 0.05; done # {marker}"
+    cmd = remote("sh", "-c", f"setsid sh -c '{trickle}' & echo started").on(host)
+    context = ExecutionContext(cancel_grace=0.2)
+    try:
+        with anyio.fail_after(30):
+            if how == "run":
+                out = (await cmd.run(context=context)).stdout or ""
+            else:
+                out = "".join([f"{line}\n" async for line in cmd.lines(context=context)])
+        assert out.startswith("started\n")
+    finally:
+        for pid in processes_with_marker(marker):
+            os.kill(pid, signal.SIGKILL)
