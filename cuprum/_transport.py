@@ -16,7 +16,9 @@ transport takes part in every step of a run.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -33,7 +35,10 @@ __all__ = [
     "StageIo",
     "StderrSink",
     "Transport",
+    "TransportOverride",
     "admit",
+    "current_override",
+    "overriding",
     "release",
     "transport_for",
 ]
@@ -210,6 +215,41 @@ class Transport(Protocol):
         ...
 
 
+class TransportOverride(Protocol):
+    """Replaces the transport of every stage prepared while it is in force.
+
+    `cuprum.testing` installs one (through `overriding`) to run fakes in
+    place of processes.
+    """
+
+    @property
+    def connects(self) -> bool:
+        """False when a host entered under the override must not connect."""
+        ...
+
+    def transport(self, real: Transport) -> Transport:
+        """The transport to use instead of ``real``."""
+        ...
+
+
+_override: ContextVar[TransportOverride | None] = ContextVar("cuprum_transport", default=None)
+
+
+def current_override() -> TransportOverride | None:
+    """The override in force in this context, if any."""
+    return _override.get()
+
+
+@contextmanager
+def overriding(override: TransportOverride) -> Generator[None]:
+    """Put ``override`` in force for the block (and tasks started in it)."""
+    token = _override.set(override)
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
 def transport_for(host: object) -> Transport:
     """The transport of a resolved host (None: this machine).
 
@@ -219,13 +259,16 @@ def transport_for(host: object) -> Transport:
         ``host`` is not a transport.
     """
     if host is None:
-        return LOCAL_TRANSPORT
-    if not isinstance(host, Transport):
+        real: Transport = LOCAL_TRANSPORT
+    elif isinstance(host, Transport):
+        real = host
+    else:
         raise TypeError(
             "host must be a cuprum.remote.SSHHost or cuprum.remote.LOCAL, "
             f"got {type(host).__name__}"
         )
-    return host
+    override = _override.get()
+    return real if override is None else override.transport(real)
 
 
 async def admit(pairs: Sequence[tuple[Transport, Launch]]) -> None:

@@ -26,24 +26,8 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("python", id="python"),
-        pytest.param(
-            "rust",
-            id="rust",
-            marks=pytest.mark.skipif(
-                not RUST_AVAILABLE,
-                reason="Rust extension cuprum._streams_rs is not built",
-            ),
-        ),
-    ]
-)
-def stream_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The stream backend (python, rust), set through CUPRUM_STREAM_BACKEND."""
-    monkeypatch.setenv("CUPRUM_STREAM_BACKEND", request.param)
-    clear_backend_cache()
-    return request.param
+# The stream backend matrix is cuprum's own pytest plugin's
+# ``cuprum_stream_backend`` fixture (cuprum.testing), as users get it.
 
 
 @pytest.fixture(autouse=True)

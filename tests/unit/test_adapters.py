@@ -121,7 +121,7 @@ async def test_logging_respects_the_logger_level(
 
 
 async def test_logging_pipeline_stages(
-    anyio_backend: str, stream_backend: str, caplog: pytest.LogCaptureFixture
+    anyio_backend: str, cuprum_stream_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="cuprum")
     with sh.observe(cuprum_logging.LoggingListener()):
@@ -206,7 +206,7 @@ async def test_prometheus_timeout_and_cancelled_runs(
 
 
 async def test_prometheus_bytes_pumped_per_stage(
-    anyio_backend: str, stream_backend: str, registry: CollectorRegistry
+    anyio_backend: str, cuprum_stream_backend: str, registry: CollectorRegistry
 ) -> None:
     size = 100_000
     pipeline = sh.make(PRINTF)("%s", "x" * size) | sh.make(CAT)() | sh.make(WC)("-c")
@@ -229,7 +229,7 @@ async def test_prometheus_bytes_pumped_per_stage(
 
 
 async def test_prometheus_excused_sigpipe_counts_as_ok(
-    anyio_backend: str, stream_backend: str, registry: CollectorRegistry
+    anyio_backend: str, cuprum_stream_backend: str, registry: CollectorRegistry
 ) -> None:
     with prometheus.install(registry), anyio.fail_after(30):
         result = await (sh.make(YES)() | sh.make(HEAD)("-n", "1")).run()
@@ -406,7 +406,7 @@ async def test_otel_command_span_is_a_child_of_the_current_span(
 
 async def test_otel_pipeline_span_with_stage_children(
     anyio_backend: str,
-    stream_backend: str,
+    cuprum_stream_backend: str,
     exporter: InMemorySpanExporter,
     provider: TracerProvider,
 ) -> None:

@@ -30,7 +30,7 @@ SLOW_READER = (
 
 
 async def test_slow_downstream_reader_gets_every_byte(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     # The upstream exits at once; the pipes still hold megabytes on their way
     # to a slow reader. A short cancel_grace must not cut them off.

@@ -42,7 +42,7 @@ LINE_CASES = [
 
 @pytest.mark.parametrize(("payload", "expected"), LINE_CASES)
 async def test_stdout_line_events_are_exact(
-    anyio_backend: str, stream_backend: str, payload: bytes, expected: list[str]
+    anyio_backend: str, cuprum_stream_backend: str, payload: bytes, expected: list[str]
 ) -> None:
     events: list[ExecEvent] = []
     with sh.observe(events.append):
@@ -148,7 +148,7 @@ CHATTY = "import sys\nfor i in range(2000): print(i); print(i, file=sys.stderr)"
 
 
 async def test_no_line_decoding_without_a_listener(
-    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+    anyio_backend: str, cuprum_stream_backend: str, feed_calls: list[int]
 ) -> None:
     result = await py(CHATTY).run()
     assert result.stdout is not None
@@ -159,7 +159,7 @@ async def test_no_line_decoding_without_a_listener(
 
 
 async def test_hooks_alone_cause_no_line_decoding(
-    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+    anyio_backend: str, cuprum_stream_backend: str, feed_calls: list[int]
 ) -> None:
     seen: list[str] = []
     with (
@@ -172,7 +172,7 @@ async def test_hooks_alone_cause_no_line_decoding(
 
 
 async def test_line_decoding_happens_with_a_listener(
-    anyio_backend: str, stream_backend: str, feed_calls: list[int]
+    anyio_backend: str, cuprum_stream_backend: str, feed_calls: list[int]
 ) -> None:
     events: list[ExecEvent] = []
     with sh.observe(events.append):

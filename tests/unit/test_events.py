@@ -52,7 +52,9 @@ def marked_sleeper(marker: str, *, output: bool = True) -> SafeCmd:
 # --- order and ids ------------------------------------------------------------
 
 
-async def test_single_run_event_order_and_fields(anyio_backend: str, stream_backend: str) -> None:
+async def test_single_run_event_order_and_fields(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
     events: list[ExecEvent] = []
     cmd = py(
         "import sys; print('one'); print('two'); sys.stdout.flush();"
@@ -104,7 +106,9 @@ async def test_each_run_gets_its_own_run_id(anyio_backend: str) -> None:
         assert_well_formed(run)
 
 
-async def test_pipeline_stages_share_pipeline_id(anyio_backend: str, stream_backend: str) -> None:
+async def test_pipeline_stages_share_pipeline_id(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
     events: list[ExecEvent] = []
     pipeline = sh.make(ECHO)("abc\ndef") | sh.make(TR)("a-z", "A-Z") | sh.make(CAT)()
     with sh.observe(events.append):
@@ -134,7 +138,9 @@ async def test_pipeline_stages_share_pipeline_id(anyio_backend: str, stream_back
     assert [run[-1].bytes_out for run in stages] == [8, 8, None]
 
 
-async def test_pumped_bytes_count_a_large_transfer(anyio_backend: str, stream_backend: str) -> None:
+async def test_pumped_bytes_count_a_large_transfer(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
     events: list[ExecEvent] = []
     size = 3 * 1024 * 1024 + 17
     producer = py(f"import sys; sys.stdout.buffer.write(b'x' * {size})")
@@ -146,7 +152,7 @@ async def test_pumped_bytes_count_a_large_transfer(anyio_backend: str, stream_ba
 
 
 async def test_bytes_out_counts_what_was_pumped_before_downstream_left(
-    anyio_backend: str, stream_backend: str, request: pytest.FixtureRequest
+    anyio_backend: str, cuprum_stream_backend: str, request: pytest.FixtureRequest
 ) -> None:
     events: list[ExecEvent] = []
     producer = py(
@@ -161,7 +167,7 @@ async def test_bytes_out_counts_what_was_pumped_before_downstream_left(
 
 
 async def test_exit_outcome_follows_ok_codes_and_excused_sigpipe(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     events: list[ExecEvent] = []
     with sh.observe(events.append):
@@ -188,7 +194,7 @@ async def test_timeout_ends_with_one_timeout_event(anyio_backend: str) -> None:
 
 
 async def test_pipeline_timeout_ends_every_stage_with_a_timeout_event(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     events: list[ExecEvent] = []
     pipeline = sh.make(SLEEP)("300") | sh.make(SLEEP)("300")
@@ -215,7 +221,7 @@ async def test_cancel_ends_with_one_cancel_event(
 
 
 async def test_cancelled_pipeline_ends_every_stage_with_a_cancel_event(
-    anyio_backend: str, stream_backend: str, leak_check: LeakChecker
+    anyio_backend: str, cuprum_stream_backend: str, leak_check: LeakChecker
 ) -> None:
     events: list[ExecEvent] = []
     with sh.observe(events.append), anyio.move_on_after(0.3) as scope:

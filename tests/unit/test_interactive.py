@@ -96,7 +96,7 @@ async def test_wait_returns_although_a_grandchild_holds_the_pipes(anyio_backend:
 
 
 async def test_pipeline_open_streams_the_last_stage(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     pipeline: Pipeline = upper_cmd() | sh.make(CAT)()

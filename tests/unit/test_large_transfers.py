@@ -21,7 +21,7 @@ def random_256_mib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
 
 
 async def test_256_mib_random_payload_is_byte_identical(
-    anyio_backend: str, stream_backend: str, random_256_mib: tuple[Path, str]
+    anyio_backend: str, cuprum_stream_backend: str, random_256_mib: tuple[Path, str]
 ) -> None:
     path, digest = random_256_mib
     cat = sh.make(CAT)
@@ -31,7 +31,7 @@ async def test_256_mib_random_payload_is_byte_identical(
 
 
 async def test_256_mib_captured_is_byte_identical(
-    anyio_backend: str, stream_backend: str, random_256_mib: tuple[Path, str]
+    anyio_backend: str, cuprum_stream_backend: str, random_256_mib: tuple[Path, str]
 ) -> None:
     path, digest = random_256_mib
     result = await (sh.make(CAT)(path) | sh.make(CAT)()).run()
@@ -40,7 +40,7 @@ async def test_256_mib_captured_is_byte_identical(
 
 
 async def test_a_gibibyte_through_a_pipeline_keeps_memory_flat(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     baseline = rss_kib()

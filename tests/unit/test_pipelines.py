@@ -1,7 +1,7 @@
 """Pipelines (SPEC section 6) on every event loop x stream backend (section 7).
 
 Every test that runs a pipeline takes ``anyio_backend`` (asyncio, trio) and
-``stream_backend`` (python, rust), so it runs as the four combinations.
+``cuprum_stream_backend`` (python, rust), so it runs as the four combinations.
 Timing bounds are generous "did not hang" limits, never what makes a test
 pass.
 """
@@ -223,10 +223,10 @@ def test_pipeline_rejects_what_is_not_a_command() -> None:
 
 
 async def test_100_mib_through_three_cats_to_sha256sum(
-    anyio_backend: str, stream_backend: str, big_file: tuple[Path, str]
+    anyio_backend: str, cuprum_stream_backend: str, big_file: tuple[Path, str]
 ) -> None:
     path, expected = big_file
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     pipeline = cat(path) | cat() | cat() | sh.make(SHA256SUM)()
     started = time.monotonic()
     with anyio.fail_after(60):
@@ -245,9 +245,9 @@ async def test_100_mib_through_three_cats_to_sha256sum(
     ids=["0B", "1B", "64KiB-1", "64KiB", "64KiB+1", "1MiB"],
 )
 async def test_payload_sizes_through_cat_cat_are_byte_identical(
-    anyio_backend: str, stream_backend: str, size: int
+    anyio_backend: str, cuprum_stream_backend: str, size: int
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     payload = os.urandom(size)
     with anyio.fail_after(30):
         result = await (cat() | cat()).run(stdin=payload)
@@ -271,8 +271,10 @@ async def test_payload_sizes_through_cat_cat_are_byte_identical(
     assert result.duration >= 0
 
 
-async def test_stdin_str_feeds_the_first_stage(anyio_backend: str, stream_backend: str) -> None:
-    assert_backend(stream_backend)
+async def test_stdin_str_feeds_the_first_stage(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(30):
         result = await (sh.make(TR)("a-z", "A-Z") | cat()).run(stdin="hello\n")
     assert result.stdout == "HELLO\n"
@@ -280,9 +282,9 @@ async def test_stdin_str_feeds_the_first_stage(anyio_backend: str, stream_backen
 
 @pytest.mark.parametrize("size", [1, 64 * KiB + 1, MiB], ids=["1B", "64KiB+1", "1MiB"])
 async def test_stdin_bytes_feed_the_first_stage(
-    anyio_backend: str, stream_backend: str, size: int
+    anyio_backend: str, cuprum_stream_backend: str, size: int
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(30):
         result = await (sh.make(WC)("-c") | cat() | cat()).run(stdin=os.urandom(size))
     assert result.ok
@@ -290,9 +292,9 @@ async def test_stdin_bytes_feed_the_first_stage(
 
 
 async def test_stdin_async_iterable_feeds_the_first_stage(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(64):
@@ -303,8 +305,10 @@ async def test_stdin_async_iterable_feeds_the_first_stage(
     assert result.stdout == "64000\n"
 
 
-async def test_max_output_bounds_the_capture(anyio_backend: str, stream_backend: str) -> None:
-    assert_backend(stream_backend)
+async def test_max_output_bounds_the_capture(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    assert_backend(cuprum_stream_backend)
     payload = os.urandom(MiB)
     with anyio.fail_after(30):
         result = await (cat() | cat()).run(stdin=payload, max_output=1000)
@@ -318,9 +322,9 @@ async def test_max_output_bounds_the_capture(anyio_backend: str, stream_backend:
 
 
 async def test_yes_head_is_ok_and_sigpipe_is_excused(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(30):
         result = await (yes() | head("-n", "1")).run(check=True)
     assert result.ok
@@ -331,8 +335,10 @@ async def test_yes_head_is_ok_and_sigpipe_is_excused(
     assert result.stages[0].ok
 
 
-async def test_sigpipe_along_a_chain_is_excused(anyio_backend: str, stream_backend: str) -> None:
-    assert_backend(stream_backend)
+async def test_sigpipe_along_a_chain_is_excused(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(30):
         result = await (yes() | cat() | head("-n", "1")).run(check=True)
     assert result.ok
@@ -344,9 +350,9 @@ async def test_sigpipe_along_a_chain_is_excused(anyio_backend: str, stream_backe
 
 @pytest.mark.parametrize("how", ["sh.make", "unsafe.dynamic"])
 async def test_failing_middle_stage_is_reported_with_its_index(
-    anyio_backend: str, stream_backend: str, how: str
+    anyio_backend: str, cuprum_stream_backend: str, how: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     failing = shell("exit 3") if how == "sh.make" else unsafe.dynamic(["sh", "-c", "exit 3"])
     pipeline = sh.make(ECHO)("x") | failing | cat()
     with anyio.fail_after(30):
@@ -372,9 +378,9 @@ async def test_failing_middle_stage_is_reported_with_its_index(
 
 @pytest.mark.parametrize("failing_index", [0, 1, 2])
 async def test_failing_stage_ends_sleeping_stages_promptly(
-    anyio_backend: str, stream_backend: str, failing_index: int
+    anyio_backend: str, cuprum_stream_backend: str, failing_index: int
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     checker = LeakChecker()
     marker = new_marker()
     stages = [sleeper(marker), sleeper(marker), sleeper(marker)]
@@ -398,9 +404,9 @@ async def test_failing_stage_ends_sleeping_stages_promptly(
 
 
 async def test_large_stderr_of_one_stage_does_not_deadlock(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     noise = bytes(range(256)) * (8 * MiB // 256)
     noisy = py(
         "import sys\n"
@@ -422,9 +428,9 @@ async def test_large_stderr_of_one_stage_does_not_deadlock(
 
 
 async def test_timeout_gives_partial_result_and_leaves_nothing(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     checker = LeakChecker()
     marker = new_marker()
     talker = py(
@@ -452,9 +458,9 @@ async def test_timeout_gives_partial_result_and_leaves_nothing(
 
 @pytest.mark.timeout(60)  # a pump that ignores cancellation hangs the shielded cleanup
 async def test_cancellation_returns_promptly_and_leaves_nothing(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     checker = LeakChecker()
     pipeline = cat("/dev/zero") | cat() | sh.make(WC)("-c")
     counter = rust_call_counter()
@@ -485,7 +491,7 @@ async def test_cancellation_returns_promptly_and_leaves_nothing(
     assert scope.cancelled_caught, "cat /dev/zero cannot end on its own"
     assert elapsed < 3, f"cancellation took {elapsed:.1f} s"
     checker.assert_clean()
-    if stream_backend == "python":
+    if cuprum_stream_backend == "python":
         assert seen_calls == 0, "the Python backend called into Rust"
         return
     if counter is None and not detector_works:
@@ -501,9 +507,9 @@ async def test_cancellation_returns_promptly_and_leaves_nothing(
 
 
 async def test_many_runs_leave_descriptors_and_children_unchanged(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     pipeline = sh.make(ECHO)("hello") | cat()
     await pipeline.run(check=True)  # warm up whatever the loop opens lazily
     checker = LeakChecker()
@@ -518,9 +524,9 @@ async def test_many_runs_leave_descriptors_and_children_unchanged(
 
 
 async def test_last_stage_exiting_early_ends_promptly(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     checker = LeakChecker()
     started = time.monotonic()
     with anyio.fail_after(20):
@@ -537,9 +543,9 @@ async def test_last_stage_exiting_early_ends_promptly(
 
 
 async def test_16_mib_payload_is_byte_identical(
-    anyio_backend: str, stream_backend: str, payload_16m: bytes
+    anyio_backend: str, cuprum_stream_backend: str, payload_16m: bytes
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(60):
         result = await (cat() | cat() | cat()).run(stdin=payload_16m)
     assert result.ok
@@ -547,9 +553,9 @@ async def test_16_mib_payload_is_byte_identical(
 
 
 async def test_early_exiting_downstream_gives_the_prefix(
-    anyio_backend: str, stream_backend: str, payload_16m: bytes
+    anyio_backend: str, cuprum_stream_backend: str, payload_16m: bytes
 ) -> None:
-    assert_backend(stream_backend)
+    assert_backend(cuprum_stream_backend)
     with anyio.fail_after(60):
         result = await (cat() | cat() | head("-c", "1000")).run(stdin=payload_16m)
     assert result.ok
@@ -574,7 +580,7 @@ def _summary(result: PipelineResult) -> tuple[object, ...]:
 @pytest.mark.parametrize("downstream", ["cat", "head -c 1000"])
 async def test_both_backends_give_identical_results(
     anyio_backend: str,
-    stream_backend: str,
+    cuprum_stream_backend: str,
     monkeypatch: pytest.MonkeyPatch,
     payload_16m: bytes,
     downstream: str,
@@ -584,7 +590,7 @@ async def test_both_backends_give_identical_results(
     last = cat() if downstream == "cat" else head("-c", "1000")
     pipeline = cat() | cat() | last
     summaries = []
-    for backend in (stream_backend, other_backend(stream_backend)):
+    for backend in (cuprum_stream_backend, other_backend(cuprum_stream_backend)):
         use_backend(monkeypatch, backend)
         with anyio.fail_after(60):
             summaries.append(_summary(await pipeline.run(stdin=payload_16m)))

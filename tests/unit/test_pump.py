@@ -85,10 +85,12 @@ async def _pump_fed(
     return end, sum(counted), delivered
 
 
-async def test_pump_returns_eof_at_end_of_input(anyio_backend: str, stream_backend: str) -> None:
+async def test_pump_returns_eof_at_end_of_input(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
     payload = os.urandom(10_000)
     end, counted, delivered = await _pump_fed(
-        StreamBackend(stream_backend), payload, downstream_left=False
+        StreamBackend(cuprum_stream_backend), payload, downstream_left=False
     )
     assert end is PumpEnd.EOF
     assert counted == len(payload)
@@ -96,10 +98,10 @@ async def test_pump_returns_eof_at_end_of_input(anyio_backend: str, stream_backe
 
 
 async def test_pump_returns_writer_gone_when_downstream_left(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     end, counted, _ = await _pump_fed(
-        StreamBackend(stream_backend), b"nobody reads this", downstream_left=True
+        StreamBackend(cuprum_stream_backend), b"nobody reads this", downstream_left=True
     )
     assert end is PumpEnd.WRITER_GONE
     assert counted == 0

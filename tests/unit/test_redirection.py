@@ -93,7 +93,7 @@ async def test_ok_codes_apply_to_every_pipeline_stage(anyio_backend: str) -> Non
 
 @pytest.mark.parametrize("limit", [0, 1, 1000, 65536, 65537])
 async def test_max_output_keeps_the_first_bytes_and_says_truncated(
-    anyio_backend: str, stream_backend: str, limit: int
+    anyio_backend: str, cuprum_stream_backend: str, limit: int
 ) -> None:
     payload = bytes(range(256)) * 1024  # 256 KiB
     result = await sh.make(CAT)().run(stdin=payload, max_output=limit)
@@ -102,7 +102,7 @@ async def test_max_output_keeps_the_first_bytes_and_says_truncated(
 
 
 async def test_max_output_not_reached_is_not_truncated(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     result = await sh.make(CAT)().run(stdin=b"small", max_output=100)
     assert result.stdout_bytes == b"small"
@@ -110,7 +110,7 @@ async def test_max_output_not_reached_is_not_truncated(
 
 
 async def test_runaway_child_with_max_output_does_not_exhaust_memory(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     result = await unsafe.dynamic(["head", "-c", str(256 << 20), "/dev/zero"]).run(max_output=4096)

@@ -51,7 +51,7 @@ def py(code: str, *extra: str):
 )
 @given(delay=st.floats(min_value=0.0, max_value=0.2), stages=st.integers(min_value=1, max_value=4))
 async def test_cancellation_at_any_moment_leaves_nothing(
-    anyio_backend: str, stream_backend: str, delay: float, stages: int
+    anyio_backend: str, cuprum_stream_backend: str, delay: float, stages: int
 ) -> None:
     leaks = LeakChecker()
     cat = sh.make(CAT)
@@ -87,7 +87,7 @@ async def test_child_closing_stdout_early_but_running_on_is_ended_by_timeout(
 
 
 async def test_child_exiting_without_reading_megabytes_of_stdin(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     result = await (sh.make(HEAD)("-c", "10") | sh.make(CAT)()).run(stdin=b"z" * (32 << 20))
@@ -97,7 +97,7 @@ async def test_child_exiting_without_reading_megabytes_of_stdin(
 
 
 async def test_a_gigabyte_of_output_with_max_output_and_without_capture(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     before = rss_kib()
@@ -165,7 +165,7 @@ async def test_bad_programs_and_cwd_spawn_nothing(anyio_backend: str, tmp_path: 
 
 
 async def test_stdin_stream_that_raises_midway_reaches_caller_and_child_is_reaped(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     marker = "cuprum-test-stdin-raises"
@@ -186,7 +186,7 @@ async def test_stdin_stream_that_raises_midway_reaches_caller_and_child_is_reape
 
 
 async def test_descriptor_exhaustion_is_a_clear_error_and_leaks_nothing(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -208,7 +208,7 @@ async def test_descriptor_exhaustion_is_a_clear_error_and_leaks_nothing(
 
 
 async def test_last_stage_exiting_early_ends_promptly(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     leaks = LeakChecker()
     with anyio.fail_after(10):
@@ -222,7 +222,7 @@ async def test_last_stage_exiting_early_ends_promptly(
 
 
 async def test_soak_mixed_runs_leave_nothing_behind(
-    anyio_backend: str, stream_backend: str
+    anyio_backend: str, cuprum_stream_backend: str
 ) -> None:
     threads_before = threading.active_count()
     leaks = LeakChecker()

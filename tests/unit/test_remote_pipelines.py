@@ -33,7 +33,7 @@ sshd_server = remote_helpers.sshd_server
 # --- pipelines -------------------------------------------------------------------------
 
 
-async def test_mixed_pipeline(host: SSHHost, stream_backend: str) -> None:
+async def test_mixed_pipeline(host: SSHHost, cuprum_stream_backend: str) -> None:
     pipeline = (
         remote("printf", "b\\na\\nc\\n").on(host)
         | remote("sort")
@@ -45,7 +45,7 @@ async def test_mixed_pipeline(host: SSHHost, stream_backend: str) -> None:
     assert [s.host for s in result.stages] == [ALIAS, None, ALIAS, None]
 
 
-async def test_yes_into_head_both_remote(host: SSHHost, stream_backend: str) -> None:
+async def test_yes_into_head_both_remote(host: SSHHost, cuprum_stream_backend: str) -> None:
     word = f"cuprum-yes-{random.randrange(10**9)}"
     with anyio.fail_after(30):
         result = await (sh.make(YES)(word).on(host) | sh.make(HEAD)("-n", "1").on(host)).run()
@@ -57,7 +57,7 @@ async def test_yes_into_head_both_remote(host: SSHHost, stream_backend: str) -> 
     assert await until(lambda: not live(["yes", word]), 2)
 
 
-async def test_remote_failure_fails_the_pipeline(host: SSHHost, stream_backend: str) -> None:
+async def test_remote_failure_fails_the_pipeline(host: SSHHost, cuprum_stream_backend: str) -> None:
     result = await (sh.make(YES)() | remote("sh", "-c", "exit 3").on(host)).run()
     assert not result.ok
     assert result.failure_index == 1
@@ -74,7 +74,7 @@ print(len(sys.stdin.buffer.read()))
 
 
 async def test_a_slow_local_reader_gets_every_byte_of_a_remote_stage(
-    host: SSHHost, stream_backend: str
+    host: SSHHost, cuprum_stream_backend: str
 ) -> None:
     # The remote command exits long before its output has been read: the
     # master must be let deliver the rest, not be cut off after cancel_grace.
@@ -112,7 +112,7 @@ async def test_lines_of_a_remote_command_read_slowly_are_all_there(host: SSHHost
 
 @pytest.mark.slow
 async def test_256_mib_through_a_remote_cat(
-    host: SSHHost, stream_backend: str, tmp_path_factory: pytest.TempPathFactory
+    host: SSHHost, cuprum_stream_backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     path = tmp_path_factory.getbasetemp() / "remote-256.bin"
     if not path.exists():
@@ -136,7 +136,7 @@ async def test_pipeline_larger_than_max_sessions_is_refused(sshd_server: SshServ
 
 
 def test_uvloop_runs_remote_pipelines_and_cancels_them(
-    sshd_server: SshServer, stream_backend: str
+    sshd_server: SshServer, cuprum_stream_backend: str
 ) -> None:
     pytest.importorskip("uvloop")
 

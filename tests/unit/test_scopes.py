@@ -62,7 +62,7 @@ async def test_run_refuses_a_command_built_before_the_scope(
 
 
 async def test_pipeline_refused_when_any_stage_is_outside(
-    anyio_backend: str, stream_backend: str, tmp_path: Path, leak_check: LeakChecker
+    anyio_backend: str, cuprum_stream_backend: str, tmp_path: Path, leak_check: LeakChecker
 ) -> None:
     marker = tmp_path / "ran"
     probe = StdinProbe()
