@@ -2,45 +2,49 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import final
 
 from ._builders_base import build, count_option
+from ._builders_git_remote import GitRemoteCommands
 from ._catalogue import DEFAULT_CATALOGUE, GIT, Program, ProgramCatalogue
 from ._commands import SafeCmd, to_argv_entry
-from ._gitref import RefArg, to_git_ref
-from ._safepath import PathArg, SafePath, local_operand, to_safe_path
+from ._gitref import RefArg, message_option, to_git_ref
+from ._safepath import PathArg, local_operand, path_operands, to_safe_path
 
 __all__ = ["Git"]
 
-# ``<transport>::<address>`` runs ``git-remote-<transport>``; ``ext`` runs an
-# arbitrary command and ``fd`` talks over inherited descriptors.
-_REMOTE_HELPER = re.compile(r"^(ext|fd)::", re.IGNORECASE)
+
+def _pathspec_command(command: str, operands: list[str]) -> list[str]:
+    # Paths are files, not pathspec patterns: no globbing, no ":(magic)".
+    return ["--literal-pathspecs", command] if operands else [command]
 
 
-def _url(value: str | SafePath) -> str:
-    if isinstance(value, SafePath):
-        return local_operand(value)
-    text = to_argv_entry(value, what="clone url")
-    if not text:
-        raise ValueError("clone url is empty ('')")
-    if text.startswith("-"):
-        raise ValueError(f"clone url {text!r} starts with '-' and could be read as an option")
-    if _REMOTE_HELPER.match(text):
-        raise ValueError(f"clone url {text!r} uses a transport that runs commands or reads fds")
-    return text
+def _ref_command(
+    command: str, name: RefArg | None, second: tuple[str, RefArg | None], delete: bool, force: bool
+) -> list[str]:
+    what, ref = second
+    if name is None:
+        if ref is not None or delete or force:
+            raise ValueError(f"{command}: without a name (a listing), pass no {what}/delete/force")
+        return [command, "--list"]
+    if delete and ref is not None:
+        raise ValueError(f"{command}: delete takes no {what} ({ref!r})")
+    args = [command, *(["--delete"] if delete else []), *(["--force"] if force else [])]
+    args.append(to_git_ref(name, "name").name)
+    return args if ref is None else [*args, to_git_ref(ref, what).name]
 
 
 @final
-class Git:
+class Git(GitRemoteCommands):
     """Build git commands whose user values can never become options.
 
     Every method returns a `SafeCmd` built through ``sh.make(program)``, so
     the catalogue and the current scope's allowlist apply. Paths are
     `SafePath` values (plain paths are checked with its default rules) and
-    references are `GitRef` values (plain str are validated as one); path
-    operands come after ``--``.
+    references are `GitRef` values (plain str are validated as one). Path
+    operands come after ``--``, where nothing is an option, so there a
+    plain path may start with ``-``.
 
     Parameters
     ----------
@@ -82,46 +86,8 @@ class Git:
             args.append("--bare")
         if initial_branch is not None:
             args.append(f"--initial-branch={to_git_ref(initial_branch, 'initial_branch')}")
-        args += ["--", local_operand(to_safe_path(directory, "directory"))]
-        return self._cmd(args)
-
-    def clone(
-        self,
-        url: str | SafePath,
-        dest: PathArg,
-        *,
-        branch: RefArg | None = None,
-        depth: int | None = None,
-    ) -> SafeCmd:
-        """``git clone [--branch=<ref>] [--depth=<n>] -- <url> <dest>``.
-
-        Parameters
-        ----------
-        url : str | SafePath
-            The repository: a URL (``https://...``, ``ssh://...``,
-            ``host:path``) or a local `SafePath`.
-        dest : SafePath | str | os.PathLike
-            The directory to clone into.
-        branch : GitRef | str | None
-            Check out this branch or tag instead of the remote's HEAD.
-        depth : int | None
-            Make a shallow clone of this many commits (at least 1).
-
-        Raises
-        ------
-        TypeError, ValueError
-            A value breaks its rule: an empty url, one starting with ``-``,
-            one using the ``ext::`` or ``fd::`` transports, an invalid
-            `SafePath` or `GitRef`, a depth below 1.
-        UnknownProgramError, ForbiddenProgramError
-            git may not run here.
-        """
-        args = ["clone"]
-        if branch is not None:
-            args.append(f"--branch={to_git_ref(branch, 'branch')}")
-        if depth is not None:
-            args.append(count_option("depth", depth, minimum=1))
-        args += ["--", _url(url), local_operand(to_safe_path(dest, "dest"))]
+        directory_path = to_safe_path(directory, "directory", allow_dash=True)
+        args += ["--", local_operand(directory_path)]
         return self._cmd(args)
 
     def checkout(self, ref: RefArg, *, repo: PathArg | None = None) -> SafeCmd:
@@ -161,7 +127,7 @@ class Git:
         format : str | None
             A ``--format`` string such as ``"%H %s"``.
         paths : Iterable[SafePath | str | os.PathLike]
-            Only commits touching these paths.
+            Only commits touching these paths (one may start with ``-``).
         repo : SafePath | str | os.PathLike | None
             The working directory (default: inherited).
 
@@ -169,13 +135,12 @@ class Git:
         ------
         TypeError, ValueError
             A value breaks its rule (invalid `GitRef` or `SafePath`, a
-            negative ``max_count``, NUL in ``format``).
+            negative ``max_count``, NUL in ``format``, ``paths`` a str).
         UnknownProgramError, ForbiddenProgramError
             git may not run here.
         """
-        operands = [local_operand(to_safe_path(p, f"paths[{i}]")) for i, p in enumerate(paths)]
-        # Paths are files, not pathspec patterns: no globbing, no ":(magic)".
-        args = ["--literal-pathspecs", "log"] if operands else ["log"]
+        operands = path_operands(paths)
+        args = _pathspec_command("log", operands)
         if max_count is not None:
             args.append(count_option("max_count", max_count, minimum=0))
         if format is not None:
@@ -196,3 +161,165 @@ class Git:
             git may not run here.
         """
         return self._cmd(["rev-parse", "--verify", to_git_ref(ref, "ref").name], repo)
+
+    def add(
+        self,
+        paths: Iterable[PathArg] = (),
+        *,
+        all: bool = False,
+        update: bool = False,
+        repo: PathArg | None = None,
+    ) -> SafeCmd:
+        """``git [--literal-pathspecs] add [--all | --update] -- [<paths>...]``.
+
+        ``all`` stages every change, ``update`` every change to tracked
+        files (under ``paths`` if given). A path may start with ``-``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An invalid `SafePath`, ``paths`` a str, both flags, or nothing to add.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        paths_ = path_operands(paths)
+        if all and update:
+            raise ValueError("add: all and update exclude each other")
+        if not (paths_ or all or update):
+            raise ValueError("add: nothing to add; pass paths, all=True or update=True")
+        args = _pathspec_command("add", paths_)
+        args += ["--all"] if all else ["--update"] if update else []
+        return self._cmd([*args, "--", *paths_], repo)
+
+    def commit(
+        self,
+        message: str,
+        *,
+        all: bool = False,
+        allow_empty: bool = False,
+        repo: PathArg | None = None,
+    ) -> SafeCmd:
+        """``git commit [--all] [--allow-empty] --cleanup=verbatim --message=<message> --``.
+
+        The message is one argv entry stored as given: never read as an
+        option, no ``#`` lines or whitespace stripped. ``all`` is ``-a``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``message`` is not a str, is empty or holds a NUL byte; ``repo``
+            is not a valid `SafePath`.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        flags = [f for f, on in (("--all", all), ("--allow-empty", allow_empty)) if on]
+        args = ["commit", *flags, "--cleanup=verbatim", message_option(message), "--"]
+        return self._cmd(args, repo)
+
+    def status(
+        self, *, porcelain: bool = False, paths: Iterable[PathArg] = (), repo: PathArg | None = None
+    ) -> SafeCmd:
+        """``git [--literal-pathspecs] status [--porcelain] -- [<paths>...]``.
+
+        ``porcelain`` selects git's stable format for scripts. A path may
+        start with ``-``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An invalid `SafePath`, or ``paths`` a str.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        paths_ = path_operands(paths)
+        args = _pathspec_command("status", paths_) + (["--porcelain"] if porcelain else [])
+        return self._cmd([*args, "--", *paths_], repo)
+
+    def diff(
+        self,
+        base: RefArg | None = None,
+        target: RefArg | None = None,
+        *,
+        cached: bool = False,
+        stat: bool = False,
+        paths: Iterable[PathArg] = (),
+        repo: PathArg | None = None,
+    ) -> SafeCmd:
+        """``git [--literal-pathspecs] diff [--cached] [--stat] [<base> [<target>]] -- [<paths>]``.
+
+        Compares the work tree with the index, or with ``base``; ``cached``
+        compares the index instead; ``base`` and ``target`` compare two
+        commits. A path may start with ``-``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An invalid `GitRef` or `SafePath`, ``target`` without ``base``,
+            or ``paths`` a str.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        paths_ = path_operands(paths)
+        if target is not None and base is None:
+            raise ValueError(f"diff: target {target!r} needs a base")
+        args = _pathspec_command("diff", paths_)
+        args += [f for f, on in (("--cached", cached), ("--stat", stat)) if on]
+        refs = [
+            to_git_ref(r, w).name for w, r in (("base", base), ("target", target)) if r is not None
+        ]
+        return self._cmd([*args, *refs, "--", *paths_], repo)
+
+    def branch(
+        self,
+        name: RefArg | None = None,
+        start: RefArg | None = None,
+        *,
+        delete: bool = False,
+        force: bool = False,
+        repo: PathArg | None = None,
+    ) -> SafeCmd:
+        """``git branch --list | [--delete] [--force] <name> [<start>]``.
+
+        No ``name`` lists the branches; otherwise create ``name`` at
+        ``start`` (default HEAD), or with ``delete`` delete it. ``force``
+        moves an existing branch or deletes an unmerged one.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An invalid `GitRef`, or arguments that fit none of those forms.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        return self._cmd(_ref_command("branch", name, ("start", start), delete, force), repo)
+
+    def tag(
+        self,
+        name: RefArg | None = None,
+        target: RefArg | None = None,
+        *,
+        message: str | None = None,
+        delete: bool = False,
+        force: bool = False,
+        repo: PathArg | None = None,
+    ) -> SafeCmd:
+        """``git tag --list | [--delete] [--force] [<annotation>] <name> [<target>]``.
+
+        As `branch`, for tags. A ``message`` makes an annotated tag
+        (``--annotate --cleanup=verbatim --message=<message>``, one argv
+        entry stored as given).
+
+        Raises
+        ------
+        TypeError, ValueError
+            An invalid `GitRef` or message (see `commit`), or arguments that
+            fit none of the forms.
+        UnknownProgramError, ForbiddenProgramError
+            git may not run here.
+        """
+        args = _ref_command("tag", name, ("target", target), delete, force)
+        if message is not None:
+            if name is None or delete:
+                raise ValueError("tag: a message needs a tag to create")
+            args[1:1] = ["--annotate", "--cleanup=verbatim", message_option(message)]
+        return self._cmd(args, repo)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import shutil
 from dataclasses import dataclass, field
 from typing import NewType, final
 
@@ -15,7 +18,13 @@ __all__ = [
 ]
 
 Program = NewType("Program", str)
-"""The name (or path) of an executable, as a catalogue entry."""
+Program.__doc__ = """The name (or path) of an executable, as a catalogue entry.
+
+A `typing.NewType` over `str`: a plain string at run time, marked for type
+checkers as a program name. Catalogues (`ProgramCatalogue`) list programs,
+and `sh.make` builds commands only for a program its catalogue lists. Make
+one with ``Program("name")``, or use a constant such as ``ECHO`` or ``GREP``.
+"""
 
 
 @final
@@ -101,15 +110,36 @@ class ProgramCatalogue:
         Raises
         ------
         UnknownProgramError
-            If no project lists the program; the message names the program
-            and the catalogue's projects.
+            If no project lists the program; the message names the program,
+            the catalogue's projects and its closest names
+            (`UnknownProgramError.suggestions`).
         """
         try:
             return self._index[Program(program)]
         except KeyError:
             raise UnknownProgramError(
-                program, (project.name for project in self.projects)
+                program,
+                (project.name for project in self.projects),
+                suggestions=difflib.get_close_matches(program, self._index, n=3),
             ) from None
+
+    def missing(self) -> frozenset[Program]:
+        """Return the programs of the catalogue that cannot be found here.
+
+        A name is searched on the current ``PATH`` as `shutil.which` does; a
+        program given as a path counts as found when it is an executable
+        file. Meant for a start-up check, so that a missing tool is reported
+        before the first run needs it; a ``PATH`` set by a scope or a
+        command's context is not consulted.
+        """
+        search = os.environ.get("PATH", os.defpath)
+        return frozenset(program for program in self._index if not _found(program, search))
+
+
+def _found(program: str, search: str) -> bool:
+    if os.sep in program:
+        return os.path.isfile(program) and os.access(program, os.X_OK)
+    return shutil.which(program, path=search) is not None
 
 
 ECHO = Program("echo")

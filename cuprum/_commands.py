@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._results import CommandResult
     from ._transport import Transport
 
-__all__ = ["CommandBuilder", "SafeCmd", "to_argv_entry"]
+__all__ = ["CommandBuilder", "SafeCmd", "flag_entries", "to_argv_entry"]
 
 
 def to_argv_entry(value: object, *, what: str = "argument") -> str:
@@ -67,18 +67,25 @@ def _decode_fs(value: bytes, what: str) -> str:
         ) from None
 
 
-def flag_entry(name: str, value: object) -> str | None:
-    """Turn ``name=value`` into ``--name=value`` (None when left out)."""
-    option = "--" + name.replace("_", "-")
+def flag_entries(name: str, value: object) -> tuple[str, ...]:
+    """Turn ``name=value`` into argv entries (none when left out).
+
+    A one-letter name is a short option, as every POSIX tool reads it:
+    ``l=True`` gives ``-l`` and ``n=1`` gives ``-n``, ``1``. A longer name
+    is a long option: ``max_count=2`` gives ``--max-count=2``.
+    """
+    short = len(name) == 1
+    option = ("-" if short else "--") + name.replace("_", "-")
     match value:
         case None:
             raise TypeError(f"flag {name}=None: pass True, False or a value")
         case True:
-            return option
+            return (option,)
         case False:
-            return None
+            return ()
         case _:
-            return f"{option}={to_argv_entry(value, what=f'flag {name}')}"
+            text = to_argv_entry(value, what=f"flag {name}")
+            return (option, text) if short else (f"{option}={text}",)
 
 
 @final
@@ -301,7 +308,8 @@ class CommandBuilder:
     Positional arguments become argv entries as they are; keyword flags
     ``name_with_underscores=value`` become ``--name-with-underscores=value``
     (``True``: ``--name``; ``False``: left out) and come before the
-    positional arguments.
+    positional arguments. A one-letter flag is a short option: ``l=True``
+    gives ``-l``, ``n=1`` gives ``-n``, ``1``.
     """
 
     __slots__ = ("_catalogue", "_program")
@@ -321,8 +329,6 @@ class CommandBuilder:
     def __call__(self, *args: object, **flags: object) -> SafeCmd:
         argv: list[str] = [self._program]
         for name, value in flags.items():
-            entry = flag_entry(name, value)
-            if entry is not None:
-                argv.append(entry)
+            argv.extend(flag_entries(name, value))
         argv.extend(to_argv_entry(arg, what=f"argument {index}") for index, arg in enumerate(args))
         return SafeCmd(program=self._program, argv=tuple(argv))

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, final
 from ._errors import ForbiddenProgramError
 
 if TYPE_CHECKING:
-    from ._catalogue import Program
+    from ._catalogue import Program, ProgramCatalogue
     from ._transport import Transport
 
-__all__ = ["ExecutionContext"]
+__all__ = ["ExecutionContext", "check_seconds"]
 
 DEFAULT_CANCEL_GRACE = 1.0
 
@@ -45,6 +45,16 @@ class Local:
 
 LOCAL = Local()
 """Run on this machine, whatever host an outer scope or context names."""
+
+
+def check_seconds(name: str, value: object) -> None:
+    """Refuse a duration that is not a number (`TypeError`) or is negative (`ValueError`)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
 
 def _freeze_env(
@@ -126,6 +136,11 @@ class ExecutionContext:
     host : cuprum.remote.SSHHost | cuprum.remote.LOCAL | None
         Run on this remote host (``env`` and ``cwd`` then apply there);
         `cuprum.remote.LOCAL` runs here although an outer level names a host.
+    keep_background : bool
+        Leave what is left of a command's process group running when its
+        direct child exits (background jobs are then the caller's). By
+        default they are terminated (SIGTERM, then SIGKILL after
+        ``cancel_grace``) before the run returns. True at any level wins.
     """
 
     env: Mapping[str, str | None] | None = None
@@ -134,6 +149,7 @@ class ExecutionContext:
     cancel_grace: float | None = None
     tags: Mapping[str, str] | None = None
     host: Transport | Local | None = None
+    keep_background: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env", _freeze_env(self.env))
@@ -142,12 +158,13 @@ class ExecutionContext:
         if self.cwd is not None:
             object.__setattr__(self, "cwd", os.fspath(self.cwd))
         for name in ("timeout", "cancel_grace"):
-            value: float | None = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+            check_seconds(name, getattr(self, name))
 
     def __hash__(self) -> int:
-        return hash((self.env, self.cwd, self.timeout, self.cancel_grace, self.tags, id(self.host)))
+        return hash(
+            (self.env, self.cwd, self.timeout, self.cancel_grace, self.tags, id(self.host),
+             self.keep_background)
+        )  # fmt: skip
 
     def merged(self, override: ExecutionContext | None) -> ExecutionContext:
         """Return this context with the fields set in ``override`` laid over it.
@@ -173,6 +190,7 @@ class ExecutionContext:
                 override.cancel_grace if override.cancel_grace is not None else self.cancel_grace
             ),
             host=override.host if override.host is not None else self.host,
+            keep_background=self.keep_background or override.keep_background,
         )
 
 
@@ -182,11 +200,14 @@ class Scope:
 
     Hooks and listeners are registered on the scope object itself, so all
     tasks that share the scope see them; inner scopes see their parents'.
+    ``catalogue`` is the one `sh.make` uses when given none (None: the
+    parent's, in the end `DEFAULT_CATALOGUE`).
     """
 
     parent: Scope | None
     allowlist: frozenset[Program] | None
     defaults: ExecutionContext
+    catalogue: ProgramCatalogue | None = None
     before: list[Any] = field(default_factory=list[Any])
     after: list[Any] = field(default_factory=list[Any])
     observers: list[Any] = field(default_factory=list[Any])

@@ -24,6 +24,7 @@ themselves, never wrapped in an `ExceptionGroup`.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, final
 
 import anyio
@@ -62,13 +63,24 @@ class UnknownProgramError(CuprumError, LookupError):
         The program that was asked for.
     projects : tuple[str, ...]
         The names of the catalogue's projects.
+    suggestions : tuple[str, ...]
+        The catalogue's closest names, best first (may be empty).
     """
 
-    def __init__(self, program: str, projects: Iterable[str]) -> None:
+    def __init__(
+        self, program: str, projects: Iterable[str], *, suggestions: Iterable[str] = ()
+    ) -> None:
         self.program = program
         self.projects = tuple(projects)
+        self.suggestions = tuple(suggestions)
         names = ", ".join(self.projects) or "(none)"
-        super().__init__(f"program {program!r} is not in the catalogue (projects: {names})")
+        message = f"program {program!r} is not in the catalogue (projects: {names})"
+        if self.suggestions:
+            quoted = [repr(name) for name in self.suggestions]
+            if len(quoted) > 1:
+                quoted[-2:] = [f"{quoted[-2]} or {quoted[-1]}"]
+            message += f"; did you mean {', '.join(quoted)}?"
+        super().__init__(message)
 
 
 @final
@@ -150,6 +162,10 @@ class RemoteConnectionError(CuprumError, ConnectionError):
 class CommandFailed(CuprumError):
     """A command or pipeline finished without success.
 
+    The message names the command's argv (shell-quoted, shortened when
+    long), its exit code and the last lines of its stderr; for a pipeline,
+    the stage that failed on its own.
+
     Attributes
     ----------
     result : CommandResult | PipelineResult
@@ -194,11 +210,28 @@ def _describe(result: CommandResult | PipelineResult) -> str:
     return f"pipeline {programs!r}"
 
 
+_ARGV_SHOWN = 120  # characters of a shell-quoted argv kept in a message
+
+
+def _quoted(argv: tuple[str, ...]) -> str:
+    text = shlex.join(argv)
+    if len(text) > _ARGV_SHOWN:
+        text = text[: _ARGV_SHOWN - 3] + "..."
+    return repr(text)
+
+
 def _describe_failure(result: CommandResult | PipelineResult) -> str:
-    stage = result.failure if _is_pipeline(result) else result
-    if stage is None:
-        return f"{_describe(result)} failed"
-    text = f"{_describe(result)} failed: {stage.program!r} exited with {stage.exit_code}"
+    if _is_pipeline(result):
+        stage = result.failure
+        if stage is None:
+            return f"{_describe(result)} failed"
+        text = (
+            f"{_describe(result)} failed: stage {result.failure_index} "
+            f"{_quoted(stage.argv)} exited with {stage.exit_code}"
+        )
+    else:
+        stage = result
+        text = f"command {_quoted(stage.argv)} exited with {stage.exit_code}"
     if stage.stderr:
         tail = stage.stderr.strip().splitlines()[-3:]
         text += "; stderr: " + " / ".join(tail)

@@ -104,7 +104,9 @@ class Run:
         release(self.admissions)
         self.timed_out = True
         for stage in self.stages:
-            stage.result = stage.build_result(self.options.encoding, self.options.errors)
+            stage.result = stage.build_result(
+                self.options.encoding, self.options.errors, timed_out=True
+            )
         if self.observers.listening:
             await self.final_events(EventPhase.TIMEOUT, every_stage=True)
         return False
@@ -161,9 +163,12 @@ class Run:
             self.terminate_others(stage)
         await self._drain(stage)
         await stage.launch.settle(quiet=self.timed_out)
+        if not stage.ctx.keep_background and not self.timed_out:
+            # Nothing outlives its run: a background job that holds no pipe.
+            await stage.child.end_group(stage.ctx.cancel_grace)
         stage.result = stage.build_result(
             self.options.encoding, self.options.errors,
-            downstream_done=self.downstream_done(stage),
+            downstream_done=self.downstream_done(stage), timed_out=self.timed_out,
         )  # fmt: skip
         if self.observers.listening:
             phase = EventPhase.TIMEOUT if self.timed_out else EventPhase.EXIT

@@ -1,11 +1,18 @@
-"""`GitRef`: a git reference name validated like ``git check-ref-format``."""
+"""`GitRef` and the other git values the builders check: refspecs, URLs, messages."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeAlias, final
 
-__all__ = ["GitRef", "RefArg", "to_git_ref"]
+from ._commands import to_argv_entry
+
+__all__ = ["GitRef", "RefArg", "message_option", "to_git_ref", "to_git_url", "to_refspec"]
+
+# ``<transport>::<address>`` runs ``git-remote-<transport>``; ``ext`` runs an
+# arbitrary command and ``fd`` talks over inherited descriptors.
+_REMOTE_HELPER = re.compile(r"^(ext|fd)::", re.IGNORECASE)
 
 _FORBIDDEN = frozenset(" ~^:?*[\\")
 
@@ -98,3 +105,70 @@ def to_git_ref(value: RefArg, what: str) -> GitRef:
         return GitRef(value)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{what}: {exc}") from None
+
+
+def to_refspec(value: RefArg, what: str) -> str:
+    """Return ``value`` as a refspec ``[+]<src>[:<dst>]`` for fetch or push.
+
+    Each non-empty side must be a valid `GitRef` name; one side may be
+    empty (``:<dst>`` deletes on push, ``<src>:`` fetches without
+    storing), not both. Globs (``*``) are refused, as in `GitRef`.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is neither a `GitRef` nor a str.
+    ValueError
+        ``value`` is not such a refspec; the message names ``what`` and it.
+    """
+    if isinstance(value, GitRef):
+        return value.name
+    if not isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"{what} must be a str or GitRef, not {type(value).__name__} ({value!r})")
+    src, colon, dst = value.removeprefix("+").partition(":")
+    if colon and not (src or dst):
+        raise ValueError(f"{what}: invalid refspec {value!r}: it names no reference")
+    # Without a colon the source is the whole refspec, so it must be there.
+    for side, name, needed in (("source", src, not colon), ("destination", dst, False)):
+        problem = _problem(name) if name or needed else None
+        if problem is not None:
+            raise ValueError(f"{what}: invalid refspec {value!r}: the {side} {name!r}: {problem}")
+    return value
+
+
+def to_git_url(value: str, what: str) -> str:
+    """Return ``value`` as a repository URL (``https://...``, ``host:path``, a path).
+
+    Raises
+    ------
+    TypeError
+        ``value`` cannot be an argv entry.
+    ValueError
+        ``value`` is empty, holds a NUL byte, starts with ``-`` or uses the
+        ``ext::`` or ``fd::`` transports; the message names ``what`` and it.
+    """
+    text = to_argv_entry(value, what=what)
+    if not text:
+        raise ValueError(f"{what} is empty ('')")
+    if text.startswith("-"):
+        raise ValueError(f"{what} {text!r} starts with '-' and could be read as an option")
+    if _REMOTE_HELPER.match(text):
+        raise ValueError(f"{what} {text!r} uses a transport that runs commands or reads fds")
+    return text
+
+
+def message_option(value: str, what: str = "message") -> str:
+    """Return ``--message=<value>``: one argv entry, so a leading ``-`` is text.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a str.
+    ValueError
+        ``value`` is empty or holds a NUL byte.
+    """
+    if not isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"{what} must be a str, not {type(value).__name__} ({value!r})")
+    if not value:
+        raise ValueError(f"{what} is empty ('')")
+    return f"--message={to_argv_entry(value, what=what)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
@@ -73,7 +74,7 @@ class Process:
     ) -> Process:
         """Describe the process; it starts on ``async with``."""
         options = RunOptions.build(
-            stdin=None if stdin is True else stdin,
+            stdin=None if stdin is True or stdin is False else stdin,
             stdout=None if stdout in (True, False) else stdout,
             stderr=None if stderr in (True, False) else stderr,
             capture=True, context=context, timeout=timeout, encoding=encoding,
@@ -171,8 +172,36 @@ class Process:
             return
         for stage in self._run.stages:
             child = stage.child
-            if child is not None and child.returncode is not None:
+            if child is not None and child.returncode is not None and not stage.ctx.keep_background:
                 await child.end_group(stage.ctx.cancel_grace)
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the child's process group (every stage's, for a pipeline).
+
+        The signal goes out from cuprum's task at the next scheduling point;
+        a stage that has exited is left alone. A child that dies of it
+        counts as ended by cuprum, not as a failure of its own.
+
+        Raises
+        ------
+        RuntimeError
+            Outside the ``async with`` block.
+        """
+        run, tg = self._run, self._tg
+        if run is None or tg is None:
+            raise RuntimeError("the process is not running: use it inside `async with`")
+        for stage in run.stages:
+            child = stage.child
+            if child is not None and child.returncode is None:
+                tg.start_soon(child.signal, int(sig))
+
+    def terminate(self) -> None:
+        """Send SIGTERM (see `send_signal`)."""
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Send SIGKILL (see `send_signal`)."""
+        self.send_signal(signal.SIGKILL)
 
     async def wait(self) -> int:
         """Wait for the children to exit; return the (last) exit code.
@@ -245,7 +274,7 @@ async def iterate_lines(
     except TimeoutError:
         with anyio.CancelScope(shield=True):
             await lines.stop()
-        partial = lines.result(single=single)
+        partial = lines.result(single=single, timed_out=True)
         finished = EventPhase.TIMEOUT
         await _finish(run, finished)
         raise TimeoutExpired(partial, math.inf if run.timeout is None else run.timeout) from None

@@ -226,6 +226,9 @@ class LineLoop:
             raise unwrap(group) from None
         for stage in self.run.stages:
             await stage.launch.settle(quiet=False)
+            if stage.child is not None and not stage.ctx.keep_background:
+                # Nothing outlives its run: a background job that holds no pipe.
+                await stage.child.end_group(stage.ctx.cancel_grace)
 
     async def _wait_stage(self, stage: Stage, tg: TaskGroup) -> None:
         assert stage.child is not None
@@ -261,7 +264,7 @@ class LineLoop:
             file.close()
         self.err_files.clear()
 
-    def result(self, *, single: bool) -> CommandResult | PipelineResult:
+    def result(self, *, single: bool, timed_out: bool = False) -> CommandResult | PipelineResult:
         """Build the result (stdout is not kept: it was streamed)."""
         run = self.run
         errs: list[Capture | None] = [None] * len(run.stages)
@@ -271,7 +274,7 @@ class LineLoop:
         for stage in run.stages:
             stage.result = stage.build_result(
                 self.encoding, self.errors, stderr=errs[stage.index],
-                downstream_done=run.downstream_done(stage),
+                downstream_done=run.downstream_done(stage), timed_out=timed_out,
             )  # fmt: skip
         outcome = run.outcome()
         return outcome.stages[0] if single else outcome

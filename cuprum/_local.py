@@ -80,6 +80,11 @@ class LocalTransport:
     def __repr__(self) -> str:
         return "LocalTransport()"
 
+    def check(self, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        """Check the working directory and find the executable."""
+        _check_cwd(ctx.cwd)
+        resolve_executable(cmd.argv[0], build_env(ctx.env))
+
     def prepare(self, cmd: SafeCmd, ctx: ResolvedContext) -> LocalLaunch:
         """Check the working directory and find the executable.
 

@@ -10,7 +10,13 @@ from typing import IO, TYPE_CHECKING, Literal, TypeAlias, final
 
 from anyio.abc import ByteReceiveStream
 
-from ._context import DEFAULT_CANCEL_GRACE, ExecutionContext, Local, current_scope
+from ._context import (
+    DEFAULT_CANCEL_GRACE,
+    ExecutionContext,
+    Local,
+    check_seconds,
+    current_scope,
+)
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -118,9 +124,7 @@ class RunOptions:
             isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 0
         ):
             raise ValueError(f"max_output must be a non-negative int, got {max_output!r}")
-        timeout = fields.get("timeout")
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
-            raise ValueError(f"timeout must be a non-negative number, got {timeout!r}")
+        check_seconds("timeout", fields.get("timeout"))
         codes = None
         if ok_codes is not None:
             codes = check_ok_codes(ok_codes)
@@ -144,6 +148,7 @@ class ResolvedContext:
     cancel_grace: float
     tags: dict[str, str]
     host: Transport | None
+    keep_background: bool = False
 
 
 def resolve_context(
@@ -172,6 +177,7 @@ def resolve_context(
         ),
         tags=dict(merged.tags or {}),
         host=_where(host if host is not None else merged.host),
+        keep_background=merged.keep_background,
     )
 
 

@@ -218,6 +218,11 @@ class Child:
         if self._popen.returncode is None:
             self.signals_sent.add(signum)
 
+    async def signal(self, signum: int) -> None:
+        """Send ``signum`` to the child's process group while the child runs."""
+        if self._popen.returncode is None:
+            self.signal_group(signum)
+
     def group_alive(self) -> bool:
         """Say whether a live (not zombie) process is left in the child's group."""
         return group_has_live_members(self.pid)

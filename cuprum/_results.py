@@ -45,6 +45,9 @@ class CommandResult:
         True when ``max_output`` dropped bytes of a captured stream.
     host : str | None
         The remote host, None for local runs.
+    timed_out : bool
+        True only in the partial result of a run that ran out of time
+        (such a result is never ok).
     """
 
     program: str
@@ -57,6 +60,7 @@ class CommandResult:
     ok: bool
     truncated: bool
     host: str | None
+    timed_out: bool
     _text: list[Any] = field(repr=False, compare=False, hash=False)
     _codec: tuple[str, str] = field(repr=False, compare=False, hash=False)
 
@@ -75,6 +79,7 @@ class CommandResult:
         ok: bool = False,
         truncated: bool = False,
         host: str | None = None,
+        timed_out: bool = False,
         encoding: str = "utf-8",
         errors: str = "replace",
     ) -> None:
@@ -86,9 +91,10 @@ class CommandResult:
         setattr_(self, "stdout_bytes", stdout_bytes)
         setattr_(self, "stderr_bytes", stderr_bytes)
         setattr_(self, "duration", duration)
-        setattr_(self, "ok", ok)
+        setattr_(self, "ok", ok and not timed_out)
         setattr_(self, "truncated", truncated)
         setattr_(self, "host", host)
+        setattr_(self, "timed_out", timed_out)
         setattr_(self, "_text", [stdout, stderr])
         setattr_(self, "_codec", (encoding, errors))
 
@@ -173,6 +179,11 @@ class PipelineResult:
     def truncated(self) -> bool:
         """True when ``max_output`` dropped bytes of any captured stream."""
         return any(stage.truncated for stage in self.stages)
+
+    @property
+    def timed_out(self) -> bool:
+        """True in the partial result of a pipeline that ran out of time."""
+        return any(stage.timed_out for stage in self.stages)
 
     def check(self) -> PipelineResult:
         """Return ``self`` when ok, else raise `CommandFailed`.

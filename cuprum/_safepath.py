@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import TypeAlias, final
 
-__all__ = ["PathArg", "SafePath", "local_operand", "to_safe_path"]
+__all__ = ["PathArg", "SafePath", "local_operand", "path_operands", "to_safe_path"]
 
 
 @final
@@ -163,8 +164,11 @@ def _path_text(value: object, what: str) -> str:
     return raw
 
 
-def to_safe_path(value: PathArg, what: str) -> SafePath:
+def to_safe_path(value: PathArg, what: str, *, allow_dash: bool = False) -> SafePath:
     """Return ``value`` as a `SafePath` (strict defaults for plain paths).
+
+    ``allow_dash`` accepts a plain path starting with ``-``: right for an
+    operand placed after ``--``, where nothing is read as an option.
 
     Raises
     ------
@@ -176,7 +180,7 @@ def to_safe_path(value: PathArg, what: str) -> SafePath:
     if isinstance(value, SafePath):
         return value
     try:
-        return SafePath(value)
+        return SafePath(value, allow_dash=allow_dash)
     except ValueError as exc:
         raise ValueError(f"{what}: {exc}") from None
     except TypeError as exc:
@@ -194,3 +198,23 @@ def local_operand(path: SafePath) -> str:
     if ":" in head and not os.path.isabs(text):
         return "./" + text
     return text
+
+
+def path_operands(paths: Iterable[PathArg], what: str = "paths") -> list[str]:
+    """Spell ``paths`` as operands placed after ``--`` (see `local_operand`).
+
+    After ``--`` nothing is read as an option, so a plain path may start
+    with ``-`` here.
+
+    Raises
+    ------
+    TypeError
+        ``paths`` is a single str or bytes, or holds a non-path.
+    ValueError
+        A path breaks another `SafePath` rule; the message names ``what[i]``.
+    """
+    if isinstance(paths, (str, bytes)):
+        raise TypeError(f"{what} must be an iterable of paths, not a single path ({paths!r})")
+    return [
+        local_operand(to_safe_path(p, f"{what}[{i}]", allow_dash=True)) for i, p in enumerate(paths)
+    ]

@@ -26,19 +26,35 @@ class _Sh:
     __slots__ = ()
 
     def make(
-        self, program: Program | str, *, catalogue: ProgramCatalogue = DEFAULT_CATALOGUE
+        self, program: Program | str, *, catalogue: ProgramCatalogue | None = None
     ) -> CommandBuilder:
         """Return a builder for ``program`` after checking it may run.
+
+        Parameters
+        ----------
+        program : Program | str
+            The program, as its catalogue names it.
+        catalogue : ProgramCatalogue | None
+            The catalogue that must list it. None (the default) means the
+            one set by the innermost `scoped` block that sets one, else
+            `DEFAULT_CATALOGUE`.
 
         Raises
         ------
         UnknownProgramError
-            The catalogue does not list the program.
+            The catalogue does not list the program (the message suggests
+            the closest names).
         ForbiddenProgramError
             The current `scoped` allowlist excludes it.
         """
+        scope = current_scope.get()
+        if catalogue is None:
+            catalogue = next(
+                (s.catalogue for s in scope.chain() if s.catalogue is not None),
+                DEFAULT_CATALOGUE,
+            )
         catalogue.lookup(program)
-        if not current_scope.get().is_allowed(program):
+        if not scope.is_allowed(program):
             raise ForbiddenProgramError(program)
         return CommandBuilder(Program(program), catalogue)
 
@@ -53,6 +69,7 @@ class _Sh:
         *,
         host: Transport | Local | None = None,
         cancel_grace: float | None = None,
+        catalogue: ProgramCatalogue | None = None,
     ) -> Generator[None]:
         """Narrow the allowlist and set defaults for the runs inside the block.
 
@@ -67,7 +84,28 @@ class _Sh:
         ``host`` (a `cuprum.remote.SSHHost`), the commands of the block run
         on that host unless a command says otherwise (`SafeCmd.on`);
         `cuprum.remote.LOCAL` brings an inner block back to this machine.
+
+        Parameters
+        ----------
+        allowlist : Iterable[Program | str] | None
+            The programs that may run inside the block (None: no narrowing).
+        timeout, env, cwd, tags, host, cancel_grace
+            Defaults for the runs of the block, as in `ExecutionContext`.
+        catalogue : ProgramCatalogue | None
+            The catalogue `make` uses inside the block when given none (an
+            inner block's wins; None: the outer one's, in the end
+            `DEFAULT_CATALOGUE`). The allowlist still applies to it.
+
+        Raises
+        ------
+        TypeError
+            ``catalogue`` is not a `ProgramCatalogue`, or a default has the
+            wrong type.
+        ValueError
+            A default is invalid (a negative timeout, a bad variable name).
         """
+        if catalogue is not None and not isinstance(catalogue, ProgramCatalogue):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"catalogue must be a ProgramCatalogue, got {type(catalogue).__name__}")
         outer = current_scope.get()
         scope = Scope(
             parent=outer,
@@ -80,6 +118,7 @@ class _Sh:
                 cancel_grace=cancel_grace,
                 host=host,
             ),
+            catalogue=catalogue,
         )
         token = current_scope.set(scope)
         try:

@@ -98,6 +98,7 @@ class Stage:
         *,
         downstream_done: bool = False,
         stderr: Capture | None = None,
+        timed_out: bool = False,
     ) -> CommandResult:
         """Make the stage's `CommandResult` from what was read so far.
 
@@ -119,5 +120,5 @@ class Stage:
             duration=duration, encoding=encoding, errors=errors,
             ok=self.end(downstream_done=downstream_done).ok,
             truncated=any(c is not None and c.truncated for c in (out, err)),
-            host=self.launch.host,
+            host=self.launch.host, timed_out=timed_out,
         )  # fmt: skip

@@ -83,6 +83,10 @@ class ChildProcess(Protocol):
         """
         ...
 
+    async def signal(self, signum: int) -> None:
+        """Send ``signum`` to the command's process group (if it still runs)."""
+        ...
+
     async def terminate(self, grace: float) -> None:
         """SIGTERM the command's group, SIGKILL after ``grace``; reap it."""
         ...
@@ -196,6 +200,10 @@ class Transport(Protocol):
     @property
     def admission_order(self) -> int:
         """Runs take the admissions of several transports in this order."""
+        ...
+
+    def check(self, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        """Raise what `prepare` would raise, without preparing anything."""
         ...
 
     def prepare(self, cmd: SafeCmd, ctx: ResolvedContext) -> Launch:

@@ -155,7 +155,7 @@ def _plan(run: Run, user: list[FdSendStream | FdReceiveStream]) -> IoPlan:
         last.stdout_source = user_stdout
     elif options.stdout is not None and options.stdout != "stdout":
         last.stdout = _output_fd(fds, options.stdout, options.append)
-    elif options.capture or options.echo:
+    elif options.capture or options.echo or run.observers.listening:
         stream, last.stdout = fds.reader(large=True)
         task, last.stdout_capture = reader_task(run, stages[-1], stream, "stdout")
         last.tasks.append(task)
@@ -189,7 +189,7 @@ def _plan(run: Run, user: list[FdSendStream | FdReceiveStream]) -> IoPlan:
                 _filter(run, stage, draft, fd=fds.keep(os.dup(shared_err)))
             else:
                 draft.stderr = shared_err
-        elif options.capture or options.echo:
+        elif options.capture or options.echo or run.observers.listening:
             if filtered:
                 _filter(run, stage, draft, capture=True)
             else:

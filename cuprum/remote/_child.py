@@ -211,6 +211,15 @@ class RemoteChild:
         finally:
             self._ending.set()
 
+    async def signal(self, signum: int) -> None:
+        """Send ``signum`` to the remote process group, through the master."""
+        pgid = self._stage.markers.pgid
+        if pgid is None or self.poll() is not None:
+            return
+        name = signal.Signals(signum).name.removeprefix("SIG")
+        if await self._stage.master.kill_group(name, pgid):
+            self.signals_sent.add(signum)
+
     async def end_command(self, grace: float) -> None:
         """End only the remote group: the client may still deliver its output."""
         await self.end_remote(grace)

@@ -141,6 +141,10 @@ class SSHHost:
         master = self._master
         return master.order if master is not None else -1
 
+    def check(self, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        """Check the connection and the environment names (engine use)."""
+        RemoteStage(master_of(self), cmd, ctx)
+
     def prepare(self, cmd: SafeCmd, ctx: ResolvedContext) -> RemoteStage:
         """Describe a stage of ``cmd`` on this host (engine use).
 

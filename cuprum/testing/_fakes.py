@@ -305,6 +305,14 @@ class FakeTransport:
         """The real transport's order (fakes need no admission)."""
         return self.real.admission_order
 
+    def check(self, cmd: SafeCmd, ctx: ResolvedContext) -> None:
+        """Nothing to check for a faked command; else what ``real`` checks."""
+        if self.fakes.route_for(cmd.argv) is not None:
+            return
+        if not self.fakes.allow_unregistered:
+            raise UnregisteredCommandError(cmd.argv, [r.pattern for r in self.fakes.routes])
+        self.real.check(cmd, ctx)
+
     def prepare(self, cmd: SafeCmd, ctx: ResolvedContext) -> Launch:
         """A `FakeLaunch` for a matching command; else the real one, or an error.
 

@@ -195,6 +195,10 @@ class FakeChild:
             os.close(self._kill_w)
             self._kill_w = -1
 
+    async def signal(self, signum: int) -> None:
+        """Deliver ``signum``: a fake has no handlers, so it ends."""
+        self.send(signum)
+
     async def terminate(self, grace: float) -> None:
         """End the fake (SIGTERM ends it at once) and reap it."""
         if self.poll() is None:

@@ -66,8 +66,11 @@ hostile_text = st.one_of(
 OWN_FLAGS = frozenset(
     {"--bare", "--literal-pathspecs", "--verify", "--archive", "--delete", "--dry-run"}
     | {"--create", "--gzip", "--extract", "--list"}
+    | {"--all", "--update", "--allow-empty", "--cleanup=verbatim", "--porcelain", "--cached"}
+    | {"--stat", "--force", "--annotate", "--prune", "--set-upstream", "--tags"}
 )
 OWN_VALUE_OPTIONS = (
+    "--message=",
     "--initial-branch=",
     "--branch=",
     "--depth=",
@@ -428,7 +431,7 @@ def test_tar_argv_shapes() -> None:
     [
         (lambda: git.checkout("-b"), "'-b'"),
         (lambda: git.checkout("a..b"), "'a..b'"),
-        (lambda: git.init("-x"), "'-x'"),
+        (lambda: git.init(""), "directory: SafePath: the path is empty"),
         (lambda: git.init("r", initial_branch="bad name"), "'bad name'"),
         (lambda: git.clone("--upload-pack=id", "d"), "'--upload-pack=id'"),
         (lambda: git.clone("ext::sh -c id", "d"), "'ext::sh -c id'"),
@@ -438,7 +441,7 @@ def test_tar_argv_shapes() -> None:
         (lambda: git.clone("u", "d", depth=0), "0"),
         (lambda: git.log(max_count=-1), "-1"),
         (lambda: git.log(format="%H\0"), "'%H\\x00'"),
-        (lambda: git.log(paths=["ok", "-p"]), "paths[1]: SafePath: '-p'"),
+        (lambda: git.log(paths=["ok", "a\0"]), "paths[1]: SafePath: path 'a\\x00'"),
         (lambda: rsync.sync("-e", "d"), "src: SafePath: '-e'"),
         (lambda: rsync.sync("s", "d", excludes=[""]), "excludes[0] is an empty pattern"),
         (lambda: rsync.sync("s", "d", excludes=["a\0"]), "'a\\x00'"),

@@ -17,6 +17,8 @@ from cuprum import (
     CAT,
     ECHO,
     GREP,
+    HEAD,
+    LS,
     SORT,
     CommandBuilder,
     ExecEvent,
@@ -159,6 +161,21 @@ def test_nul_is_rejected_before_anything_is_spawned() -> None:
 
 
 # --- flags -------------------------------------------------------------------
+
+
+def test_one_letter_flags_are_short_options() -> None:
+    assert sh.make(LS)(l=True).argv == ("ls", "-l")
+    assert sh.make(HEAD)(n=1).argv == ("head", "-n", "1")
+    assert sh.make(HEAD)("file", n=-5).argv == ("head", "-n", "-5", "file")
+    assert sh.make(LS)(l=False, a=True, sort="size").argv == ("ls", "-a", "--sort=size")
+
+
+async def test_short_flags_mean_what_the_tool_reads(anyio_backend: str) -> None:
+    result = await sh.make(HEAD)(n=2).run(stdin="one\ntwo\nthree\n")
+    assert result.stdout == "one\ntwo\n"
+    long_listing = await sh.make(LS)("/", l=True, d=True).run()
+    assert long_listing.stdout is not None
+    assert long_listing.stdout.startswith("d")  # the mode column of `ls -l -d /`
 
 
 def test_flag_underscores_become_dashes() -> None:
@@ -392,7 +409,8 @@ def test_no_flag_smuggles_a_nul_into_argv(flags: dict[str, str | int]) -> None:
         return
     assert not has_nul
     assert all("\0" not in entry for entry in cmd.argv)
-    assert len(cmd.argv) == 1 + len(flags)
+    # A long flag is one entry; a one-letter flag with a value is two.
+    assert len(cmd.argv) == 1 + sum(2 if len(name) == 1 else 1 for name in flags)
 
 
 _shellish = st.sampled_from(

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import anyio
 import pytest
 
-from cuprum import CommandFailed, EventPhase, ExecEvent, run_concurrent, sh, unsafe
+from cuprum import (
+    ECHO,
+    SH,
+    SLEEP,
+    TR,
+    CommandFailed,
+    EventPhase,
+    ExecEvent,
+    ProgramNotFoundError,
+    TimeoutExpired,
+    run_concurrent,
+    sh,
+    unsafe,
+)
 from tests.helpers import LeakChecker, processes_with_marker
 
 
@@ -60,3 +74,42 @@ async def test_same_command_object_runs_many_times_at_once(anyio_backend: str) -
 async def test_invalid_limit(anyio_backend: str) -> None:
     with pytest.raises(ValueError, match="limit"):
         await run_concurrent([], limit=0)
+
+
+async def test_a_timeout_is_a_partial_result_and_the_others_are_kept(anyio_backend: str) -> None:
+    leaks = LeakChecker()
+    slow = sh.make(SH)("-c", "echo started; exec sleep 60")
+    cmds = [sh.make(ECHO)("a"), slow, sh.make(ECHO)("b")]
+    results = await run_concurrent(cmds, limit=3, timeout=0.5)
+    assert [r.stdout for r in results] == ["a\n", "started\n", "b\n"]
+    assert [r.timed_out for r in results] == [False, True, False]
+    assert [r.ok for r in results] == [True, False, True]
+    leaks.assert_clean()
+
+
+async def test_fail_fast_raises_a_timeout_as_timeout_expired(anyio_backend: str) -> None:
+    slow = sh.make(SH)("-c", "echo started; exec sleep 60")
+    with pytest.raises(TimeoutExpired) as caught:
+        await run_concurrent([slow, sh.make(SLEEP)("60")], fail_fast=True, timeout=0.3)
+    assert caught.value.result.timed_out
+    assert not caught.value.result.ok
+
+
+async def test_a_missing_program_is_raised_with_nothing_started(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "ran"
+    first = sh.make(SH)("-c", 'touch "$0"', str(marker))
+    missing = unsafe.dynamic(["cuprum-no-such-program-here"])
+    with pytest.raises(ProgramNotFoundError):
+        await run_concurrent([first, missing], limit=1)
+    bad_cwd = sh.make(ECHO)("x").with_context(cwd=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError):
+        await run_concurrent([first, bad_cwd], limit=1)
+    assert not marker.exists()
+
+
+async def test_pipelines_run_concurrently_too(anyio_backend: str) -> None:
+    pipeline = sh.make(ECHO)("abc") | sh.make(TR)("a-z", "A-Z")
+    results = await run_concurrent([pipeline, sh.make(ECHO)("x")])
+    assert [r.stdout for r in results] == ["ABC\n", "x\n"]

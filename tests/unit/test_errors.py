@@ -6,15 +6,18 @@ import pytest
 
 import cuprum
 from cuprum import (
+    ECHO,
     CommandFailed,
     CommandResult,
     CuprumError,
+    ExecutionContext,
     ForbiddenProgramError,
     PipelineResult,
     ProgramNotFoundError,
     StreamBackendUnavailable,
     TimeoutExpired,
     UnknownProgramError,
+    sh,
 )
 
 EXPECTED_PUBLIC_NAMES = sorted(
@@ -181,10 +184,22 @@ def test_command_failed_holds_result_and_names_program_and_code() -> None:
     err = CommandFailed(result)
     assert err.result is result
     message = str(err)
-    assert "'prog'" in message
-    assert "3" in message
+    assert "'prog x'" in message  # the argv, shell-quoted
+    assert "exited with 3" in message
     assert "four" in message  # the tail of stderr
     assert "one" not in message  # but only the last lines
+
+
+def test_command_failed_quotes_and_shortens_the_argv() -> None:
+    quoted = CommandResult(
+        program="grep", argv=("grep", "-c", "two words", "log.txt"), pid=1, exit_code=1
+    )
+    assert str(CommandFailed(quoted)) == "command \"grep -c 'two words' log.txt\" exited with 1"
+    long = CommandResult(program="echo", argv=("echo", "x" * 500), pid=1, exit_code=2)
+    message = str(CommandFailed(long))
+    assert "..." in message
+    assert len(message) < 200
+    assert "exited with 2" in message
 
 
 def test_command_failed_for_a_pipeline_names_the_failed_stage() -> None:
@@ -234,3 +249,16 @@ def test_result_check_returns_self_when_ok() -> None:
 def test_every_error_is_caught_by_except_cuprum_error(error: CuprumError) -> None:
     with pytest.raises(CuprumError):
         raise error
+
+
+@pytest.mark.parametrize("bad", ["5", b"5", [5], True])
+def test_a_timeout_that_is_not_a_number_is_a_type_error(bad: object) -> None:
+    with pytest.raises(TypeError, match="timeout"):
+        sh.make(ECHO)("x").run_sync(timeout=bad)
+    with pytest.raises(TypeError, match="timeout"):
+        ExecutionContext(timeout=bad)  # type: ignore[arg-type]
+
+
+def test_a_negative_timeout_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        sh.make(ECHO)("x").run_sync(timeout=-1)

@@ -193,3 +193,23 @@ async def test_a_detached_listener_stops_line_decoding(
     feed_calls.clear()
     await sh.make(ECHO)("x").run()
     assert feed_calls == []
+
+
+# --- lines are delivered whether or not the output is kept ------------------------
+
+
+async def test_line_events_arrive_without_capture(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    events: list[ExecEvent] = []
+    code = "import sys\nfor i in range(3000): print(i)\nprint('oops', file=sys.stderr)"
+    with sh.observe(events.append):
+        result = await py(code).run(capture=False)
+        piped = await (py(code) | sh.make(CAT)()).run(capture=False)
+    assert (result.stdout, result.stderr) == (None, None)  # nothing kept
+    assert piped.stdout is None
+    single = [e for e in events if e.run_id == events[0].run_id]
+    assert lines_of(single, EventPhase.STDOUT) == [str(i) for i in range(3000)]
+    assert lines_of(single, EventPhase.STDERR) == ["oops"]
+    last_stage = [e for e in events if e.pipeline_id is not None and e.stage_index == 1]
+    assert lines_of(last_stage, EventPhase.STDOUT) == [str(i) for i in range(3000)]

@@ -266,7 +266,7 @@ async def test_events_and_hooks_see_a_fake_as_a_run(
         sh.observe(events.append),
         sh.after(lambda cmd, result: seen.append((cmd.program, result.exit_code))),
     ):
-        await git("log").run()
+        await git("log").run(capture=False)
     phases = [event.phase for event in events]
     assert phases == [EventPhase.PLAN, EventPhase.START, EventPhase.STDOUT,
                       EventPhase.STDOUT, EventPhase.EXIT]  # fmt: skip
