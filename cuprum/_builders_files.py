@@ -17,9 +17,11 @@ __all__ = ["Rsync", "Tar"]
 class Rsync:
     """Build local rsync commands whose user values can never become options.
 
-    Both operands are `SafePath` values after ``--``; a relative path with
-    a colon before its first ``/`` gets a ``./`` prefix so rsync never takes
-    it for ``host:path`` (this builder copies between local paths only).
+    Both operands are `SafePath` values after ``--``, where nothing is an
+    option, so there a plain path may start with ``-``. A relative path
+    with a colon before its first ``/`` gets a ``./`` prefix so rsync never
+    takes it for ``host:path`` (this builder copies between local paths
+    only).
 
     Parameters
     ----------
@@ -59,7 +61,8 @@ class Rsync:
         Parameters
         ----------
         src, dest : SafePath | str | os.PathLike
-            Local source and destination.
+            Local source and destination (after ``--``: either may start
+            with ``-``).
         archive : bool
             ``--archive``: recurse and keep permissions, times, links.
         delete : bool
@@ -94,8 +97,8 @@ class Rsync:
             args.append(f"--exclude={to_argv_entry(pattern, what=f'excludes[{index}]')}")
         args += [
             "--",
-            local_operand(to_safe_path(src, "src")),
-            local_operand(to_safe_path(dest, "dest")),
+            local_operand(to_safe_path(src, "src", allow_dash=True)),
+            local_operand(to_safe_path(dest, "dest", allow_dash=True)),
         ]
         return build(self._program, self._catalogue, args)
 
@@ -106,8 +109,10 @@ class Tar:
 
     The archive goes in ``--file=<archive>`` (a relative name with a colon
     gets a ``./`` prefix so tar never takes it for ``host:file``); member
-    paths come after ``--``. ``SafePath("-", allow_dash=True)`` as the
-    archive means stdin/stdout, as tar itself has it.
+    paths come after ``--``, where nothing is an option, so a plain member
+    path may start with ``-`` (the archive and ``cwd`` may not).
+    ``SafePath("-", allow_dash=True)`` as the archive means stdin/stdout,
+    as tar itself has it.
 
     Parameters
     ----------
@@ -147,7 +152,8 @@ class Tar:
             The archive to write (relative to the caller's directory, not
             ``cwd``).
         paths : Sequence[SafePath | str | os.PathLike]
-            What to put in it (at least one), relative to ``cwd``.
+            What to put in it (at least one), relative to ``cwd``; these
+            come after ``--``, so one may start with ``-``.
         gzip : bool
             Compress with gzip.
         cwd : SafePath | str | os.PathLike | None
@@ -162,7 +168,10 @@ class Tar:
         """
         if isinstance(paths, (str, bytes)):
             raise TypeError(f"paths must be a sequence of paths, not a single path ({paths!r})")
-        members = [to_safe_path(p, f"paths[{i}]").path for i, p in enumerate(paths)]
+        # Member names are never host:file to tar, so no local_operand here.
+        members = [
+            to_safe_path(p, f"paths[{i}]", allow_dash=True).path for i, p in enumerate(paths)
+        ]
         if not members:
             raise ValueError(f"paths is empty ({paths!r}): tar refuses to create an empty archive")
         args = ["--create"]

@@ -15,7 +15,27 @@ if TYPE_CHECKING:
     from ._options import ResolvedContext
     from ._transport import Launch, StageIo, StderrSink
 
-__all__ = ["LOCAL_TRANSPORT", "LocalLaunch", "LocalTransport"]
+__all__ = ["LOCAL_TRANSPORT", "LocalLaunch", "LocalTransport", "PlainStderr"]
+
+
+class PlainStderr:
+    """For launches whose stderr is plain output: the engine reads it as any other."""
+
+    __slots__ = ()
+    filters_stderr = False
+    lifeline = False
+    in_transit = 0
+
+    async def read_stderr(  # pragma: no cover - filters_stderr is False
+        self, stream: FdReceiveStream, sink: StderrSink | None
+    ) -> None:
+        """Not used: the stage's stderr is read like any output."""
+        raise NotImplementedError
+
+    def stderr_of(self, file: IO[bytes]) -> bytes:
+        """Read back the stderr file from its start."""
+        file.seek(0)
+        return file.read()
 
 
 def _check_cwd(cwd: str | None) -> None:
@@ -30,14 +50,11 @@ def _check_cwd(cwd: str | None) -> None:
 
 
 @final
-class LocalLaunch:
+class LocalLaunch(PlainStderr):
     """A local stage: its environment built, its executable found."""
 
     host = None
     remote_pgid = None
-    lifeline = False
-    filters_stderr = False
-    in_transit = 0
 
     __slots__ = ("_argv", "_cwd", "_env", "_executable")
 
@@ -54,17 +71,6 @@ class LocalLaunch:
             self._argv, self._executable, stdin=io.stdin, stdout=io.stdout, stderr=io.stderr,
             cwd=self._cwd, env=self._env,
         )  # fmt: skip
-
-    async def read_stderr(  # pragma: no cover - filters_stderr is False
-        self, stream: FdReceiveStream, sink: StderrSink | None
-    ) -> None:
-        """Not used: a local stage's stderr is read like any output."""
-        raise NotImplementedError
-
-    def stderr_of(self, file: IO[bytes]) -> bytes:
-        """Read back the stderr file from its start."""
-        file.seek(0)
-        return file.read()
 
     async def settle(self, *, quiet: bool) -> None:
         """Nothing to finish once a local child is reaped."""

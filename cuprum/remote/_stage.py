@@ -124,7 +124,7 @@ class RemoteStage:
         remote = remote_command(
             self.cmd.argv, token=self.token, lifeline=io.lifeline,
             merge_stderr=io.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
-            env=self.ctx.env,
+            env=self.ctx.env, keep_background=self.ctx.keep_background,
         )  # fmt: skip
         argv = self.master.client_argv(remote)
         client = spawn(argv, self.master.ssh, stdin=io.stdin, stdout=io.stdout,

@@ -21,7 +21,10 @@ wrapper (tested under dash and bash):
    kept), surviving TERM itself (``trap``) so that it can report ``exit``
    with the status (a death by signal reads as 128+n). After a TERM it
    leaves a detached ``sleep grace; kill -KILL 0`` behind, so the rest of
-   the group gets the same grace as local children and no more.
+   the group gets the same grace as local children and no more;
+5. once the command has exited, sends TERM to what is left of the group
+   (a background job that holds no channel) and leaves the same delayed
+   KILL behind, unless mode ``k`` (``keep_background``) says to leave it.
 
 Marker lines are ``\\x1ecuprum-<token> <word> [value]\\n`` on stderr. The token
 is random per run, so a command cannot forge them; `MarkerFilter` removes
@@ -97,6 +100,10 @@ case $__cu_m in
 esac
 __cu_c=$?
 kill -KILL "$__cu_w" 2>/dev/null
+case $__cu_m in
+*k*) ;;
+*) trap '' TERM; kill -TERM 0 2>/dev/null; __cu_r=1;;
+esac
 if [ -n "$__cu_r" ]; then
 { PATH=$__cu_p; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
 fi
@@ -161,12 +168,19 @@ def remote_command(
     grace: float,
     cwd: str | None,
     env: Mapping[str, str | None] | None,
+    keep_background: bool = False,
 ) -> str:
     """Build the string the remote login shell runs: only quoted words.
 
-    ``env`` must already be validated (`validate_env_name`).
+    ``env`` must already be validated (`validate_env_name`). Unless
+    ``keep_background``, what is left of the command's process group when
+    it exits is sent SIGTERM, then SIGKILL after ``grace``.
     """
-    mode = ("l" if lifeline else "w") + ("m" if merge_stderr else "")
+    mode = (
+        ("l" if lifeline else "w")
+        + ("k" if keep_background else "")
+        + ("m" if merge_stderr else "")
+    )
     entries = [name if value is None else f"{name}={value}" for name, value in (env or {}).items()]
     words = [
         "exec", "/bin/sh", "-c", WRAPPER, "cuprum", token, mode, _grace_text(grace),

@@ -16,18 +16,17 @@ from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import EllipsisType
-from typing import IO, TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from .._errors import CuprumError
+from .._local import PlainStderr
 from .._process import build_env
 from .._transport import Launch, StageIo, Transport, overriding
 from ._process import Behaviour, FakeChild, Output
 
 if TYPE_CHECKING:
     from .._commands import SafeCmd
-    from .._fdstream import FdReceiveStream
     from .._options import ResolvedContext
-    from .._transport import StderrSink
 
 __all__ = [
     "ANY",
@@ -244,12 +243,9 @@ def fake_processes(*, allow_unregistered: bool = False) -> Generator[FakeProcess
 
 
 @final
-class FakeLaunch:
+class FakeLaunch(PlainStderr):
     """A stage that a route fakes."""
 
-    lifeline = False
-    filters_stderr = False
-    in_transit = 0
     remote_pgid = None
 
     def __init__(
@@ -273,17 +269,6 @@ class FakeLaunch:
 
         self.child = FakeChild(self.route.behaviour, io, exited, self.call.argv[0])
         return self.child
-
-    async def read_stderr(  # pragma: no cover - filters_stderr is False
-        self, stream: FdReceiveStream, sink: StderrSink | None
-    ) -> None:
-        """Not used: a fake's stderr is read like any output."""
-        raise NotImplementedError
-
-    def stderr_of(self, file: IO[bytes]) -> bytes:
-        """Read back the stderr file from its start."""
-        file.seek(0)
-        return file.read()
 
     async def settle(self, *, quiet: bool) -> None:
         """Raise what an output callable raised."""

@@ -205,3 +205,31 @@ async def test_an_escaped_remote_writer_does_not_hang_the_run(host: SSHHost, how
     finally:
         for pid in processes_with_marker(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_remote_background_job_holding_no_channel_does_not_outlive_its_run(
+    host: SSHHost,
+) -> None:
+    n = random.randrange(3_000_000, 3_900_000)
+    job = f"sleep {n} >/dev/null 2>&1 </dev/null & echo done"
+    with anyio.fail_after(20):
+        result = (
+            await remote("sh", "-c", job).on(host).run(context=ExecutionContext(cancel_grace=GRACE))
+        )
+    assert result.stdout == "done\n"
+    assert await until(lambda: not live(["sleep", str(n)]), GRACE + 2)
+
+
+async def test_keep_background_leaves_a_remote_job_running(host: SSHHost) -> None:
+    n = random.randrange(3_000_000, 3_900_000)
+    job = f"sleep {n} >/dev/null 2>&1 </dev/null & echo done"
+    context = ExecutionContext(cancel_grace=GRACE, keep_background=True)
+    with anyio.fail_after(20):
+        result = await remote("sh", "-c", job).on(host).run(context=context)
+    assert result.stdout == "done\n"
+    try:
+        await anyio.sleep(GRACE + 0.5)  # past the grace: it would be gone by now
+        assert live(["sleep", str(n)])
+    finally:
+        for pid in live(["sleep", str(n)]):
+            os.kill(pid, signal.SIGKILL)
