@@ -12,7 +12,6 @@ reads what comes.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import final
 
 import anyio
@@ -25,21 +24,19 @@ __all__ = ["StdinFeeder"]
 
 @final
 class StdinFeeder:
-    """Feed bytes, text, a byte stream or an async iterable into a pipe.
+    """Feed bytes, text or a byte stream into a pipe.
 
-    Cancelling `run` loses nothing: a byte stream's ``receive`` gives up
-    without consuming data, and an async iterable's next chunk is awaited
-    shielded (cancelling an async generator midway would end it), so a
-    chunk is always either in the feeder or not yet taken.
+    Cancelling `run` loses nothing: a write waits for room without having
+    taken bytes off `_pending`, and a byte stream's ``receive`` gives up
+    without consuming data.
     """
 
-    __slots__ = ("_iterator", "_pending", "_sink", "_source", "done")
+    __slots__ = ("_pending", "_sink", "_source", "done")
 
     def __init__(self, sink: FdSendStream, source: object, encoding: str) -> None:
         self._sink = sink
         self._pending = memoryview(b"")
         self._source: ByteReceiveStream | None = None
-        self._iterator: AsyncIterator[object] | None = None
         self.done = False
         match source:
             case str():
@@ -50,8 +47,6 @@ class StdinFeeder:
                 self._pending = memoryview(source.tobytes())
             case ByteReceiveStream():
                 self._source = source
-            case AsyncIterable():
-                self._iterator = aiter(source)  # pyright: ignore[reportUnknownArgumentType]
             case _:  # pragma: no cover - RunOptions checked the type
                 raise TypeError(f"unsupported stdin {type(source).__name__}")
 
@@ -79,37 +74,23 @@ class StdinFeeder:
 
     async def _next(self) -> bool:
         """Take the next chunk from the source; False at its end."""
-        if self._source is not None:
-            try:
-                chunk = await self._source.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                return False
-            self._pending = memoryview(chunk)
-            return True
-        if self._iterator is not None:
-            chunk: object = None
-            with anyio.CancelScope(shield=True):
-                try:
-                    chunk = await anext(self._iterator)
-                except StopAsyncIteration:
-                    return False
-            if not isinstance(chunk, (bytes, bytearray)):
-                raise TypeError(f"stdin iterable yielded {type(chunk).__name__}, not bytes")
-            self._pending = memoryview(bytes(chunk))
-            return True
-        return False
+        if self._source is None:
+            return False
+        try:
+            chunk = await self._source.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            return False
+        self._pending = memoryview(chunk)
+        return True
 
     def _finish(self) -> None:
         self.done = True
         self._sink.close()  # the child sees end of file
 
-    async def aclose(self) -> None:
-        """Close the pipe and finalise an async generator source (call shielded)."""
+    def close(self) -> None:
+        """Close the pipe (idempotent)."""
         self.done = True
         self._sink.close()
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _write(fd: int, data: memoryview) -> int:

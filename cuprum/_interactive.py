@@ -184,16 +184,19 @@ class Process:
 
         Raises
         ------
+        ValueError
+            ``sig`` is not a signal number.
         RuntimeError
             Outside the ``async with`` block.
         """
+        number = signal.Signals(sig)  # ValueError for a number that is no signal
         run, tg = self._run, self._tg
         if run is None or tg is None:
             raise RuntimeError("the process is not running: use it inside `async with`")
         for stage in run.stages:
             child = stage.child
             if child is not None and child.returncode is None:
-                tg.start_soon(child.signal, int(sig))
+                tg.start_soon(child.signal, int(number))
 
     def terminate(self) -> None:
         """Send SIGTERM (see `send_signal`)."""
@@ -272,9 +275,12 @@ async def iterate_lines(
         result = lines.result(single=single)
         finished = EventPhase.EXIT
     except TimeoutError:
+        # The stages still running when time ran out are the timed-out ones.
+        late = [s.index for s in run.stages if s.child is None or s.child.poll() is None]
+        run.timed_out = True
         with anyio.CancelScope(shield=True):
             await lines.stop()
-        partial = lines.result(single=single, timed_out=True)
+        partial = lines.result(single=single, timed_out=late)
         finished = EventPhase.TIMEOUT
         await _finish(run, finished)
         raise TimeoutExpired(partial, math.inf if run.timeout is None else run.timeout) from None

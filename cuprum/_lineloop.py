@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import AsyncIterable, Collection
 from typing import IO, final
 
 import anyio
-from anyio.abc import TaskGroup
+from anyio.abc import ByteReceiveStream, TaskGroup
 
 from ._capture import Capture, LineSplitter
 from ._errors import unwrap
@@ -47,6 +48,7 @@ class LineLoop:
         self.stdout: FdReceiveStream | None = None
         self.feeder: StdinFeeder | None = None
         self.err_files: list[IO[bytes]] = []
+        self.files: list[IO[bytes]] = []  # a spooled stdin
         self.fds: list[int] = []
         self.lifelines: list[int] = []
         self.on_lifeline = False
@@ -54,7 +56,7 @@ class LineLoop:
         self.quiet_since: float | None = None  # set once the groups were ended
         self.budget: int | None = None  # bytes still to read then, if limited
 
-    def _stdin_fd(self, stdin: object) -> int:
+    async def _stdin_fd(self, stdin: object) -> int:
         match stdin:
             case None if self.run.stages[0].launch.lifeline:
                 # The lifeline: a pipe kept open, unwritten, until the end.
@@ -66,6 +68,11 @@ class LineLoop:
                 return self._own(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
             case os.PathLike():
                 return self._own(os.open(stdin, os.O_RDONLY | os.O_CLOEXEC))  # pyright: ignore[reportUnknownArgumentType]
+            case AsyncIterable() if not isinstance(stdin, ByteReceiveStream):
+                # An async generator cannot be paused: cancelled midway, it
+                # ends. So it is read to its end first, into a file (a byte
+                # stream is fed as the command reads: `StdinFeeder`).
+                return await self._spool(stdin)  # pyright: ignore[reportUnknownArgumentType]
             case _:
                 read_fd, write_fd = make_pipe(size=None)
                 self.feeder = StdinFeeder(FdSendStream(write_fd), stdin, self.encoding)
@@ -75,12 +82,30 @@ class LineLoop:
         self.fds.append(fd)
         return fd
 
+    async def _spool(self, source: AsyncIterable[object]) -> int:
+        file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self.files.append(file)
+        iterator = aiter(source)
+        try:
+            async for chunk in iterator:
+                if not isinstance(chunk, (bytes, bytearray)):
+                    raise TypeError(f"stdin iterable yielded {type(chunk).__name__}, not bytes")
+                file.write(chunk)
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+        file.flush()
+        file.seek(0)
+        return file.fileno()
+
     async def start(self, stdin: object, deadline: float) -> None:
         """Open the descriptors and spawn every stage."""
         run = self.run
         with anyio.fail_after(max(0.0, deadline - time.monotonic())):
             await admit(run.admissions)
-        fd_in = self._stdin_fd(stdin)
+            fd_in = await self._stdin_fd(stdin)
         for stage in run.stages:
             err = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             self.err_files.append(err)
@@ -250,7 +275,7 @@ class LineLoop:
         if self.stdout is not None:
             self.stdout.close()
         if self.feeder is not None:
-            await self.feeder.aclose()
+            self.feeder.close()
         await terminate_all(self.run.stages)
 
     def close(self) -> None:
@@ -260,11 +285,14 @@ class LineLoop:
         self.fds.clear()
         self.lifelines.clear()
         release(self.run.admissions)
-        for file in self.err_files:
+        for file in (*self.files, *self.err_files):
             file.close()
+        self.files.clear()
         self.err_files.clear()
 
-    def result(self, *, single: bool, timed_out: bool = False) -> CommandResult | PipelineResult:
+    def result(
+        self, *, single: bool, timed_out: Collection[int] = ()
+    ) -> CommandResult | PipelineResult:
         """Build the result (stdout is not kept: it was streamed)."""
         run = self.run
         errs: list[Capture | None] = [None] * len(run.stages)
@@ -274,7 +302,7 @@ class LineLoop:
         for stage in run.stages:
             stage.result = stage.build_result(
                 self.encoding, self.errors, stderr=errs[stage.index],
-                downstream_done=run.downstream_done(stage), timed_out=timed_out,
+                downstream_done=run.downstream_done(stage), timed_out=stage.index in timed_out,
             )  # fmt: skip
         outcome = run.outcome()
         return outcome.stages[0] if single else outcome

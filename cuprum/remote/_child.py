@@ -214,6 +214,9 @@ class RemoteChild:
     async def signal(self, signum: int) -> None:
         """Send ``signum`` to the remote process group, through the master."""
         pgid = self._stage.markers.pgid
+        if pgid is None:
+            # Just started: the wrapper has not reported its group yet.
+            pgid = await self._learn_pgid(self._stage.ctx.cancel_grace)
         if pgid is None or self.poll() is not None:
             return
         name = signal.Signals(signum).name.removeprefix("SIG")

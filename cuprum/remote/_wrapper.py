@@ -22,9 +22,11 @@ wrapper (tested under dash and bash):
    with the status (a death by signal reads as 128+n). After a TERM it
    leaves a detached ``sleep grace; kill -KILL 0`` behind, so the rest of
    the group gets the same grace as local children and no more;
-5. once the command has exited, sends TERM to what is left of the group
-   (a background job that holds no channel) and leaves the same delayed
-   KILL behind, unless mode ``k`` (``keep_background``) says to leave it.
+5. once the command has exited, leaves a detached ``sleep grace; kill
+   -TERM 0; sleep grace; kill -KILL 0`` behind (holding no channel), so
+   what is left of the group (a background job) gets the grace a local
+   one gets and is then ended, unless mode ``k`` (``keep_background``)
+   says to leave it.
 
 Marker lines are ``\\x1ecuprum-<token> <word> [value]\\n`` on stderr. The token
 is random per run, so a command cannot forge them; `MarkerFilter` removes
@@ -102,7 +104,8 @@ __cu_c=$?
 kill -KILL "$__cu_w" 2>/dev/null
 case $__cu_m in
 *k*) ;;
-*) trap '' TERM; kill -TERM 0 2>/dev/null; __cu_r=1;;
+*) { trap '' TERM; PATH=$__cu_p; sleep "$__cu_g"; kill -TERM 0; sleep "$__cu_g"
+kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &;;
 esac
 if [ -n "$__cu_r" ]; then
 { PATH=$__cu_p; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &

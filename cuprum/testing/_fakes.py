@@ -12,6 +12,7 @@ processes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -164,6 +165,7 @@ class FakeProcesses:
         self.routes: list[FakeRoute] = []
         self.calls: list[FakeCall] = []
         self._transports: dict[int, FakeTransport] = {}
+        self.lock = threading.Lock()
 
     def register(
         self,
@@ -306,23 +308,31 @@ class FakeTransport:
         UnregisteredCommandError
             No route matches and unregistered commands may not run.
         """
-        route = self.fakes.route_for(cmd.argv)
-        if route is None:
-            if self.fakes.allow_unregistered:
-                return self.real.prepare(cmd, ctx)
-            raise UnregisteredCommandError(cmd.argv, [r.pattern for r in self.fakes.routes])
         host: Any = getattr(self.real, "destination", None)
         env = {k: v for k, v in (ctx.env or {}).items() if v is not None}
         if host is None:
             env = dict(build_env(ctx.env) or os.environ)
         call = FakeCall(argv=cmd.argv, cwd=ctx.cwd, env=env, stdin=b"", host=host)
-        calls, index = self.fakes.calls, len(self.fakes.calls)
-        calls.append(call)
-        route.calls.append(call)
-        slot = len(route.calls) - 1
+        fakes = self.fakes
+        with fakes.lock:  # runs in several threads' loops may share the block
+            route = fakes.route_for(cmd.argv)
+            if route is not None:
+                fakes.calls.append(call)
+                route.calls.append(call)
+        if route is None:
+            if fakes.allow_unregistered:
+                return self.real.prepare(cmd, ctx)
+            raise UnregisteredCommandError(cmd.argv, [r.pattern for r in fakes.routes])
+        found = route
 
         def record(done: FakeCall) -> None:
-            calls[index] = route.calls[slot] = done
+            # By identity: the test may have cleared or edited the lists meanwhile.
+            with fakes.lock:
+                for calls in (fakes.calls, found.calls):
+                    for index, recorded in enumerate(calls):
+                        if recorded is call:
+                            calls[index] = done
+                            break
 
         return FakeLaunch(route, call, record)
 

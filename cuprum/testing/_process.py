@@ -93,9 +93,11 @@ class FakeChild:
             status = 1
         for fd in self._fds:
             os.close(fd)
-        self._on_exit(bytes(read))
-        self._status = status
-        os.write(self._done_w, b"x")
+        try:
+            self._on_exit(bytes(read))
+        finally:
+            self._status = status
+            os.write(self._done_w, b"x")
 
     def _behave(self, read: bytearray) -> int:
         stdin, stdout, stderr = self._fds

@@ -320,3 +320,25 @@ def _catalogue_with(program: str) -> object:
     from cuprum import Program, ProgramCatalogue, ProjectSettings
 
     return ProgramCatalogue(projects=(ProjectSettings(name="t", programs=(Program(program),)),))
+
+
+async def test_clearing_calls_during_a_run_does_not_hang(
+    anyio_backend: str, fake: FakeProcesses
+) -> None:
+    fake.register(["sleep", ANY], stdout="x\n", delay=0.2)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sh.make(SLEEP)("1").run)
+        await anyio.sleep(0.05)
+        fake.calls.clear()
+    assert fake.calls == []
+
+
+async def test_send_signal_refuses_a_number_that_is_no_signal(
+    anyio_backend: str, fake: FakeProcesses
+) -> None:
+    fake.register(["cat"])
+    async with cat().open() as proc:
+        with pytest.raises(ValueError, match="999"):
+            proc.send_signal(999)
+        assert proc.stdin is not None
+        await proc.stdin.aclose()

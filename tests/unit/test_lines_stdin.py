@@ -110,3 +110,27 @@ async def test_lines_with_a_non_bytes_chunk_raises_type_error(
     with pytest.raises(TypeError, match="str"):
         async for _ in cat().lines(stdin=bad()):  # type: ignore[arg-type]
             pass
+
+
+async def test_a_stdin_generator_that_never_ends_times_out(
+    anyio_backend: str, leak_check: LeakChecker
+) -> None:
+    async def forever() -> AsyncIterator[bytes]:
+        yield b"x\n"
+        await anyio.sleep_forever()
+
+    with pytest.raises(TimeoutExpired):
+        async for _ in cat().lines(stdin=forever(), timeout=0.3):
+            pass
+
+
+async def test_only_the_stages_still_running_have_timed_out(
+    anyio_backend: str, leak_check: LeakChecker
+) -> None:
+    pipeline = shell("-c", "echo early") | shell("-c", "cat; exec sleep 60")
+    with pytest.raises(TimeoutExpired) as caught:
+        async for _ in pipeline.lines(timeout=0.5):
+            pass
+    stages = caught.value.result.stages  # type: ignore[union-attr]
+    assert [s.timed_out for s in stages] == [False, True]
+    assert [s.ok for s in stages] == [True, False]

@@ -233,3 +233,12 @@ async def test_keep_background_leaves_a_remote_job_running(host: SSHHost) -> Non
     finally:
         for pid in live(["sleep", str(n)]):
             os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_remote_background_writer_gets_the_grace_as_locally(host: SSHHost) -> None:
+    script = "echo a; (sleep 0.2; echo b) & exit 0"
+    with anyio.fail_after(20):
+        result = (
+            await remote("sh", "-c", script).on(host).run(context=ExecutionContext(cancel_grace=2))
+        )
+    assert result.stdout == "a\nb\n"
