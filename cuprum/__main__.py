@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import sys
 
@@ -21,18 +22,32 @@ def _loops() -> list[str]:
 
 
 def info() -> int:
-    """Print the version, backend and capabilities; return an exit status."""
+    """Print the version, backend and capabilities.
+
+    Returns
+    -------
+    int
+        0, or 1 when ``CUPRUM_STREAM_BACKEND`` names no usable backend.
+    """
+    status = 0
     try:
         backend = str(get_stream_backend())
     except (ValueError, RuntimeError) as exc:
-        backend = f"error: {exc}"
+        backend, status = f"error: {exc}", 1
     module = load_extension()
     rows = [
         ("cuprum", __version__),
         ("python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("platform", f"{sys.platform} {platform.machine()}"),
-        (ENV_VAR, backend),
-        ("rust extension", module.__version__ if module is not None else "not built"),
+        (ENV_VAR, os.environ.get(ENV_VAR) or "(not set: auto)"),
+        ("stream backend", backend),
+        (
+            "rust extension",
+            module.__version__
+            if module is not None
+            else "not installed (cuprum._streams_rs "
+            "was not built: no Rust toolchain at install time, or a pure-Python install)",
+        ),
         ("extension available", "yes" if extension_available() else "no"),
         ("splice()", "yes" if splice_available() else "no"),
         ("event loops", ", ".join(_loops())),
@@ -40,7 +55,7 @@ def info() -> int:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    return 0
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
