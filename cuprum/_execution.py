@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ._commands import SafeCmd
     from ._iotasks import IoTask
 
-__all__ = ["Run", "prepare", "run_pipeline"]
+__all__ = ["Run", "end_leftovers", "prepare", "run_pipeline", "terminate_all", "terminate_others"]
 
 
 @final
@@ -63,6 +63,9 @@ class Run:
         self.tg: TaskGroup | None = None
         self.spawned = anyio.Event()
         self.admissions = [(s.transport, s.launch) for s in stages]
+        # With `open()` the caller reads output that a background job may
+        # still write: its block's exit ends the leftovers, not the stage's.
+        self.hands_out_output = options.pipe_stdout or options.pipe_stderr
 
     async def execute(self) -> PipelineResult:
         try:
@@ -160,12 +163,12 @@ class Run:
         if stage.wiring is not None and stage.wiring.inbound is not None:
             stage.wiring.inbound.stop()  # nobody reads what it would feed
         if stage.end() is StageEnd.FAILED and not self.timed_out:
-            self.terminate_others(stage)
+            assert self.tg is not None
+            terminate_others(self.stages, stage, self.tg)
         await self._drain(stage)
         await stage.launch.settle(quiet=self.timed_out)
-        if not stage.ctx.keep_background and not self.timed_out:
-            # Nothing outlives its run: a background job that holds no pipe.
-            await stage.child.end_group(stage.ctx.cancel_grace)
+        if not self.timed_out and not self.hands_out_output:
+            await end_leftovers(stage)
         stage.result = stage.build_result(
             self.options.encoding, self.options.errors,
             downstream_done=self.downstream_done(stage), timed_out=self.timed_out,
@@ -188,13 +191,6 @@ class Run:
         return bool(later) and all(
             s.child is not None and s.child.poll() is not None for s in later
         )
-
-    def terminate_others(self, failed: Stage) -> None:
-        """End every other stage that still runs (``failed`` failed on its own)."""
-        assert self.tg is not None
-        for other in self.stages:
-            if other is not failed and other.child is not None and other.child.returncode is None:
-                self.tg.start_soon(other.child.terminate, other.ctx.cancel_grace)
 
     async def _drain(self, stage: Stage) -> None:
         """Let the stage's output reach end of file, but never hang on it.
@@ -296,6 +292,24 @@ class Run:
             failure_index=index, duration=time.monotonic() - self.started,
             ok=index is None and not self.timed_out and all(r.ok for r in results),
         )  # fmt: skip
+
+
+def terminate_others(stages: Sequence[Stage], failed: Stage, tg: TaskGroup) -> None:
+    """End every other stage that still runs (``failed`` failed on its own)."""
+    for other in stages:
+        if other is not failed and other.child is not None and other.child.returncode is None:
+            tg.start_soon(other.child.terminate, other.ctx.cancel_grace)
+
+
+async def end_leftovers(stage: Stage) -> None:
+    """Nothing outlives its run: end what is left of an exited stage's process group.
+
+    A background job that holds no pipe gets SIGTERM, then SIGKILL after
+    ``cancel_grace``, unless the stage's context says ``keep_background``.
+    """
+    child = stage.child
+    if child is not None and child.returncode is not None and not stage.ctx.keep_background:
+        await child.end_group(stage.ctx.cancel_grace)
 
 
 async def terminate_all(stages: Sequence[Stage]) -> None:

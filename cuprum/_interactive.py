@@ -15,7 +15,7 @@ from anyio.abc import ByteReceiveStream, ByteSendStream, TaskGroup, TaskStatus
 from ._capture import LineSplitter
 from ._errors import CommandFailed, TimeoutExpired, unwrap
 from ._events import EventPhase
-from ._execution import Run, prepare
+from ._execution import Run, end_leftovers, prepare
 from ._lineloop import LineLoop
 from ._options import RunOptions
 
@@ -171,9 +171,7 @@ class Process:
         if self._run is None:
             return
         for stage in self._run.stages:
-            child = stage.child
-            if child is not None and child.returncode is not None and not stage.ctx.keep_background:
-                await child.end_group(stage.ctx.cancel_grace)
+            await end_leftovers(stage)
 
     def send_signal(self, sig: int) -> None:
         """Send ``sig`` to the child's process group (every stage's, for a pipeline).

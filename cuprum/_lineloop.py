@@ -22,7 +22,7 @@ from anyio.abc import ByteReceiveStream, TaskGroup
 from ._capture import Capture, LineSplitter
 from ._errors import unwrap
 from ._events import EventPhase
-from ._execution import Run, terminate_all
+from ._execution import Run, end_leftovers, terminate_all, terminate_others
 from ._fdstream import FdReceiveStream, FdSendStream, buffered, has_writers, make_pipe
 from ._feeder import StdinFeeder
 from ._policy import StageEnd
@@ -251,17 +251,13 @@ class LineLoop:
             raise unwrap(group) from None
         for stage in self.run.stages:
             await stage.launch.settle(quiet=False)
-            if stage.child is not None and not stage.ctx.keep_background:
-                # Nothing outlives its run: a background job that holds no pipe.
-                await stage.child.end_group(stage.ctx.cancel_grace)
+            await end_leftovers(stage)
 
     async def _wait_stage(self, stage: Stage, tg: TaskGroup) -> None:
         assert stage.child is not None
         await stage.child.wait()
         if stage.end() is StageEnd.FAILED:
-            for other in self.run.stages:
-                if other.child is not None and other.child.returncode is None:
-                    tg.start_soon(other.child.terminate, other.ctx.cancel_grace)
+            terminate_others(self.run.stages, stage, tg)
 
     async def _end_groups(self) -> None:
         for stage in self.run.stages:

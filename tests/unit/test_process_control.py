@@ -6,6 +6,7 @@ import os
 import random
 import signal
 
+import anyio
 import pytest
 
 from cuprum import CAT, SH, ExecutionContext, sh
@@ -94,3 +95,22 @@ async def test_keep_background_leaves_the_job_to_the_caller(anyio_backend: str) 
         assert _sleepers(seconds) == [pid]  # still running: the caller's now
     finally:
         os.kill(pid, signal.SIGKILL)
+
+
+async def test_open_lets_a_background_writer_finish_before_the_block_ends(
+    anyio_backend: str, leak_check: LeakChecker
+) -> None:
+    # The caller reads what a background job writes after the command
+    # exited; leftovers are ended when the block is left, not before.
+    seconds = f"106.{os.getpid()}{random.randrange(10**6)}"
+    script = f"(sleep 0.3; echo b) & sleep {seconds} >/dev/null 2>&1 & echo a"
+    out = b""
+    async with shell("-c", script).open(stdin=False) as proc:
+        assert proc.stdout is not None
+        while True:
+            try:
+                out += await proc.stdout.receive()
+            except anyio.EndOfStream:
+                break
+    assert out == b"a\nb\n"
+    assert _sleepers(seconds) == []
