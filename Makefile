@@ -27,7 +27,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(dir $(UV)):$(PATH)
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml 2>/dev/null) Cargo.toml pyproject.toml
 
-.PHONY: help venv develop demo test test-fast check lint fmt typecheck rust-check stubtest bench bench-quick soak clean
+.PHONY: help venv develop demo test test-fast test-pythons check lint fmt typecheck verifytypes rust-check stubtest dist bench bench-quick soak clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -60,7 +60,10 @@ demo: $(EXT_STAMP) ## Run real pipelines on asyncio and trio with both stream ba
 test: $(EXT_STAMP) ## Run the whole test matrix (asyncio/trio x python/rust)
 	./.ci/pytest $(PY) tests
 
-check: lint typecheck rust-check test ## Run every quality gate
+test-pythons: $(STAMP) ## Run the tests on every CPython 3.11+ found, one venv each (PYTEST_ARGS=...)
+	devtools/test-pythons.sh $(UV)
+
+check: lint typecheck verifytypes rust-check test ## Run every quality gate
 
 lint: $(STAMP) ## ruff format --check, ruff check, and the import layers (lint-imports)
 	$(BIN)/ruff format --check .
@@ -75,6 +78,13 @@ fmt: $(STAMP) ## Format Python and Rust code
 typecheck: $(EXT_STAMP) ## basedpyright in strict mode on cuprum/, and stubtest on the extension stub
 	$(BIN)/basedpyright cuprum
 	$(PY) -m mypy.stubtest cuprum._streams_rs
+
+VERIFYTYPES_FLOOR ?= 95
+verifytypes: $(STAMP) ## Type completeness of the public API, on the installed wheel (floor: 95%)
+	devtools/verifytypes.sh $(UV) $(abspath $(PY)) $(abspath $(BIN))/basedpyright $(VERIFYTYPES_FLOOR)
+
+dist: $(STAMP) ## sdist + cp311-abi3 wheel + pure-Python wheel in dist/, checked and installed without a toolchain
+	devtools/check-dist.sh $(UV) $(abspath $(BIN))/twine $(abspath $(PY)) $$(devtools/pythons.sh | awk '{print $$2}')
 
 rust-check: ## cargo fmt --check, cargo clippy -D warnings, cargo test
 	cargo fmt --all -- --check
@@ -91,6 +101,6 @@ soak: $(EXT_STAMP) ## Long soak test (minutes)
 	CUPRUM_SOAK=long ./.ci/pytest $(PY) tests/unit/test_reliability.py -k soak -v
 
 clean: ## Remove the venv and build products
-	rm -rf $(VENV) .uv-bootstrap target build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venvs .uv-bootstrap target build dist site .pytest_cache .ruff_cache
 	find . -name '__pycache__' -type d -prune -exec rm -rf {} +
 	rm -f cuprum/_streams_rs*.so

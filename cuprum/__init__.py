@@ -138,6 +138,8 @@ from ._events import (
     HookHandle as HookHandle,
 )
 from ._interactive import Process as Process
+from ._kwargs import ContextKwargs as ContextKwargs
+from ._kwargs import RunKwargs as RunKwargs
 from ._pipelines import Pipeline as Pipeline
 from ._results import CommandResult as CommandResult
 from ._results import PipelineResult as PipelineResult
@@ -176,6 +178,7 @@ __all__ = [
     "CommandBuilder",
     "CommandFailed",
     "CommandResult",
+    "ContextKwargs",
     "CuprumError",
     "EventPhase",
     "ExecEvent",
@@ -190,6 +193,7 @@ __all__ = [
     "ProgramNotFoundError",
     "ProjectSettings",
     "RemoteConnectionError",
+    "RunKwargs",
     "SafeCmd",
     "StreamBackendUnavailable",
     "TimeoutExpired",

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 
 from ._backend import ENV_VAR, extension_available, get_stream_backend, splice_available
 from ._native import load_extension
@@ -21,18 +22,43 @@ def _loops() -> list[str]:
     return found
 
 
+def _splice() -> str:
+    rust = "rust pump" if splice_available() else None
+    python = "python pump (os.splice)" if hasattr(os, "splice") else None
+    used = [name for name in (rust, python) if name]
+    return f"yes: {', '.join(used)}" if used else "no (read/write copies)"
+
+
+def _why_no_extension() -> str:
+    """Say why ``cuprum._streams_rs`` is missing, from how cuprum was installed."""
+    try:
+        wheel = distribution("cuprum").read_text("WHEEL") or ""
+    except PackageNotFoundError:
+        return "not installed (cuprum is imported from a checkout that was never built)"
+    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+    if any(tag.endswith("-none-any") for tag in tags):
+        return (
+            "not installed (a pure-Python wheel: cuprum was built without a Rust toolchain "
+            "or with CUPRUM_BUILD_RUST=no; install Rust and reinstall cuprum for the engine)"
+        )
+    return f"missing (cuprum was built with it, wheel tag {', '.join(tags) or '?'}: reinstall)"
+
+
 def info() -> int:
     """Print the version, backend and capabilities.
 
     Returns
     -------
     int
-        0, or 1 when ``CUPRUM_STREAM_BACKEND`` names no usable backend.
+        0; 2 when ``CUPRUM_STREAM_BACKEND`` holds an invalid value; 1 when it
+        names a backend that cannot run here (``rust`` without the extension).
     """
     status = 0
     try:
         backend = str(get_stream_backend())
-    except (ValueError, RuntimeError) as exc:
+    except ValueError as exc:
+        backend, status = f"error: {exc}", 2
+    except RuntimeError as exc:
         backend, status = f"error: {exc}", 1
     module = load_extension()
     rows = [
@@ -43,18 +69,17 @@ def info() -> int:
         ("stream backend", backend),
         (
             "rust extension",
-            module.__version__
-            if module is not None
-            else "not installed (cuprum._streams_rs "
-            "was not built: no Rust toolchain at install time, or a pure-Python install)",
+            module.__version__ if module is not None else _why_no_extension(),
         ),
         ("extension available", "yes" if extension_available() else "no"),
-        ("splice()", "yes" if splice_available() else "no"),
+        ("splice()", _splice()),
         ("event loops", ", ".join(_loops())),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    if status:
+        print(f"python -m cuprum: {backend}", file=sys.stderr)
     return status
 
 

@@ -7,7 +7,7 @@ import shlex
 import sys
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast, final
+from typing import TYPE_CHECKING, Unpack, cast, final
 
 from ._catalogue import DEFAULT_CATALOGUE, Program, ProgramCatalogue
 from ._context import ExecutionContext, Local
@@ -15,6 +15,7 @@ from ._options import RunOptions, check_ok_codes
 
 if TYPE_CHECKING:
     from ._interactive import Process
+    from ._kwargs import ContextKwargs, RunKwargs
     from ._options import Output, Stdin
     from ._pipelines import Pipeline
     from ._results import CommandResult
@@ -121,7 +122,9 @@ class SafeCmd:
     def __repr__(self) -> str:
         return shlex.join(self.argv)
 
-    def with_context(self, context: ExecutionContext | None = None, **fields: Any) -> SafeCmd:
+    def with_context(
+        self, context: ExecutionContext | None = None, **fields: Unpack[ContextKwargs]
+    ) -> SafeCmd:
         """Return a copy whose default context is ``context`` (or built from fields).
 
         The new context is laid over the command's current one.
@@ -227,7 +230,7 @@ class SafeCmd:
         result = await run_pipeline((self,), options)
         return result.stages[0]
 
-    def run_sync(self, *, backend: str = "asyncio", **options: Any) -> CommandResult:
+    def run_sync(self, *, backend: str = "asyncio", **options: Unpack[RunKwargs]) -> CommandResult:
         """Run the command with `anyio.run` from synchronous code.
 
         Takes the same keyword arguments as `run`, plus ``backend``

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, overload
+from typing import TYPE_CHECKING, Unpack, overload
 
 import anyio
 from anyio.abc import TaskGroup
@@ -16,6 +16,9 @@ from ._pipelines import Pipeline
 from ._results import CommandResult, PipelineResult
 from ._transport import transport_for
 
+if TYPE_CHECKING:
+    from ._kwargs import ConcurrentKwargs
+
 __all__ = ["run_concurrent"]
 
 
@@ -26,7 +29,7 @@ async def run_concurrent(
     limit: int = 8,
     capture: bool = True,
     fail_fast: bool = False,
-    **options: Any,
+    **options: Unpack[ConcurrentKwargs],
 ) -> list[CommandResult]: ...
 
 
@@ -37,7 +40,7 @@ async def run_concurrent(
     limit: int = 8,
     capture: bool = True,
     fail_fast: bool = False,
-    **options: Any,
+    **options: Unpack[ConcurrentKwargs],
 ) -> list[CommandResult | PipelineResult]: ...
 
 
@@ -47,7 +50,7 @@ async def run_concurrent(
     limit: int = 8,
     capture: bool = True,
     fail_fast: bool = False,
-    **options: Any,
+    **options: Unpack[ConcurrentKwargs],
 ) -> list[CommandResult] | list[CommandResult | PipelineResult]:
     """Run commands (or pipelines) concurrently, at most ``limit`` at once, in input order.
 
@@ -127,7 +130,7 @@ async def run_concurrent(
     return [r for r in results if r is not None]
 
 
-def _check_all(commands: list[SafeCmd | Pipeline], options: dict[str, Any]) -> None:
+def _check_all(commands: list[SafeCmd | Pipeline], options: ConcurrentKwargs) -> None:
     """Refuse the batch before anything starts: allowlist, programs, working directories."""
     stages = [stage for cmd in commands for stage in _stages_of(cmd)]
     # The scope decides what may run.

@@ -71,8 +71,8 @@ class UnknownProgramError(CuprumError, LookupError):
         self, program: str, projects: Iterable[str], *, suggestions: Iterable[str] = ()
     ) -> None:
         self.program = program
-        self.projects = tuple(projects)
-        self.suggestions = tuple(suggestions)
+        self.projects: tuple[str, ...] = tuple(projects)
+        self.suggestions: tuple[str, ...] = tuple(suggestions)
         names = ", ".join(self.projects) or "(none)"
         message = f"program {program!r} is not in the catalogue (projects: {names})"
         if self.suggestions:
@@ -154,7 +154,7 @@ class RemoteConnectionError(CuprumError, ConnectionError):
 
     def __init__(self, host: str, ssh_message: str, *, what: str = "cannot connect to") -> None:
         self.host = host
-        self.ssh_message = ssh_message.strip()
+        self.ssh_message: str = ssh_message.strip()
         reason = self.ssh_message or "ssh gave no reason"
         super().__init__(f"{what} {host}: {reason}")
 

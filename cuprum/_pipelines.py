@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Unpack, final
 
 from ._commands import SafeCmd
 from ._options import RunOptions
@@ -12,6 +12,7 @@ from ._options import RunOptions
 if TYPE_CHECKING:
     from ._context import ExecutionContext
     from ._interactive import Process
+    from ._kwargs import OutputKwargs, RunKwargs
     from ._options import Stdin
     from ._results import PipelineResult
 
@@ -59,7 +60,7 @@ class Pipeline:
         context: ExecutionContext | None = None,
         timeout: float | None = None,
         check: bool = False,
-        **options: Any,
+        **options: Unpack[OutputKwargs],
     ) -> PipelineResult:
         """Run every stage at once, in one task group, and return the result.
 
@@ -94,7 +95,7 @@ class Pipeline:
         )  # fmt: skip
         return await run_pipeline(self.stages, run_options, single=False)
 
-    def run_sync(self, *, backend: str = "asyncio", **options: Any) -> PipelineResult:
+    def run_sync(self, *, backend: str = "asyncio", **options: Unpack[RunKwargs]) -> PipelineResult:
         """Run the pipeline with `anyio.run` from synchronous code.
 
         Raises

@@ -118,7 +118,7 @@ class Child:
 
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
-        self.started_at = time.monotonic()
+        self.started_at: float = time.monotonic()
         self.exited_at: float | None = None
         self.signals_sent: set[int] = set()
         self._pidfd = -1

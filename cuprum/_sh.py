@@ -145,5 +145,5 @@ class _Sh:
         return HookHandle(current_scope.get().observers, listener)
 
 
-sh = _Sh()
+sh: _Sh = _Sh()
 """Build commands: ``sh.make(ECHO)("hello")``."""

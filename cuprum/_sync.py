@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -14,7 +14,9 @@ __all__ = ["run_sync"]
 T = TypeVar("T")
 
 
-def run_sync(coroutine: Callable[..., Awaitable[T]], backend: str, options: Mapping[str, Any]) -> T:
+def run_sync(
+    coroutine: Callable[..., Awaitable[T]], backend: str, options: Mapping[str, object]
+) -> T:
     """Run ``coroutine(**options)`` on a fresh event loop of ``backend``.
 
     Raises

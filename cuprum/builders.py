@@ -23,11 +23,11 @@ from ._safepath import SafePath
 
 __all__ = ["Git", "GitRef", "Rsync", "SafePath", "Tar", "git", "rsync", "tar"]
 
-git = Git()
+git: Git = Git()
 """Builders for git commands from the default catalogue."""
 
-rsync = Rsync()
+rsync: Rsync = Rsync()
 """Builders for rsync commands from the default catalogue."""
 
-tar = Tar()
+tar: Tar = Tar()
 """Builders for tar commands from the default catalogue."""

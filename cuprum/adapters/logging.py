@@ -80,9 +80,9 @@ class LoggingListener:
         level: int = logging.INFO,
         failure_level: int = logging.WARNING,
     ) -> None:
-        self.logger = logger if logger is not None else logging.getLogger("cuprum")
-        self.level = level
-        self.failure_level = failure_level
+        self.logger: logging.Logger = logger if logger is not None else logging.getLogger("cuprum")
+        self.level: int = level
+        self.failure_level: int = failure_level
 
     def __call__(self, event: ExecEvent) -> None:
         """Log ``event`` if it is a start or an end; ignore the others."""

@@ -42,10 +42,10 @@ from typing import TYPE_CHECKING, final
 try:
     from opentelemetry import trace
     from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
-except ImportError as exc:
+except ImportError as _missing:
     raise ImportError(
         "cuprum.adapters.otel needs opentelemetry-api: install it with `pip install cuprum[otel]`"
-    ) from exc
+    ) from _missing
 
 from cuprum import EventPhase, ExecEvent, __version__, sh
 

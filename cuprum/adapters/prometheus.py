@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, final
 
 try:
     from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-except ImportError as exc:
+except ImportError as _missing:
     raise ImportError(
         "cuprum.adapters.prometheus needs prometheus_client: "
         "install it with `pip install cuprum[prometheus]`"
-    ) from exc
+    ) from _missing
 
 from cuprum import ExecEvent, sh
 
@@ -151,9 +151,9 @@ class PrometheusListener:
         metrics = _metrics_for(
             registry if registry is not None else REGISTRY, namespace, tuple(buckets)
         )
-        self.runs = metrics.runs
-        self.duration = metrics.duration
-        self.pumped = metrics.pumped
+        self.runs: Counter = metrics.runs
+        self.duration: Histogram = metrics.duration
+        self.pumped: Counter = metrics.pumped
 
     def __call__(self, event: ExecEvent) -> None:
         """Record ``event`` if it ends a run; ignore the others."""

@@ -46,7 +46,7 @@ class RemoteChild:
     def __init__(self, client: Child, stage: RemoteStage) -> None:
         self._client = client
         self._stage = stage
-        self.started_at = client.started_at
+        self.started_at: float = client.started_at
         self.signals_sent: set[int] = set()  # sent to the remote group
         self._ending: anyio.Event | None = None  # set once end_remote is over
         self._guarding = False

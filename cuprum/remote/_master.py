@@ -57,10 +57,10 @@ class Master:
         self.strict = strict
         self.max_sessions = max_sessions
         self.connect_timeout = connect_timeout
-        self.order = next(_order)  # sessions of several hosts are taken in this order
-        self.ssh = resolve_executable("ssh", None)
-        self.limiter = anyio.CapacityLimiter(max_sessions)
-        self.multi_lock = anyio.Lock()  # held while one run takes several sessions
+        self.order: int = next(_order)  # sessions of several hosts are taken in this order
+        self.ssh: str = resolve_executable("ssh", None)
+        self.limiter: anyio.CapacityLimiter = anyio.CapacityLimiter(max_sessions)
+        self.multi_lock: anyio.Lock = anyio.Lock()  # held while one run takes several sessions
         self._control = anyio.Lock()
         self._pending: dict[str, set[int]] = {}
         self._sent: dict[tuple[str, int], bool] = {}

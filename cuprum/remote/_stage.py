@@ -58,15 +58,15 @@ class RemoteStage:
             validate_env_name(name, master.destination)
         self.cmd = cmd
         self.ctx = ctx
-        self.token = new_token()
-        self.markers = MarkerFilter(self.token)
-        self.exit_seen = anyio.Event()
+        self.token: str = new_token()
+        self.markers: MarkerFilter = MarkerFilter(self.token)
+        self.exit_seen: anyio.Event = anyio.Event()
         self.io: StageIo | None = None  # the engine's wiring, once spawned
         self.child: RemoteChild | None = None
-        self.tail = bytearray()
-        self.eof = False
-        self.reading = False  # a reader task is feeding the markers
-        self.file_out = bytearray()
+        self.tail: bytearray = bytearray()
+        self.eof: bool = False
+        self.reading: bool = False  # a reader task is feeding the markers
+        self.file_out: bytearray = bytearray()
         self._file_pos = 0
         self._borrower = object()
         self._holding = False

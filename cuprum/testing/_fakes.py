@@ -165,7 +165,7 @@ class FakeProcesses:
         self.routes: list[FakeRoute] = []
         self.calls: list[FakeCall] = []
         self._transports: dict[int, FakeTransport] = {}
-        self.lock = threading.Lock()
+        self.lock: threading.Lock = threading.Lock()
 
     def register(
         self,

@@ -41,10 +41,10 @@ class Behaviour:
     __slots__ = ("delay", "exit_code", "stderr", "stdout")
 
     def __init__(self, stdout: Output, stderr: Output, exit_code: int, delay: float) -> None:
-        self.stdout = stdout
-        self.stderr = stderr
-        self.exit_code = exit_code
-        self.delay = delay
+        self.stdout: Output = stdout
+        self.stderr: Output = stderr
+        self.exit_code: int = exit_code
+        self.delay: float = delay
 
 
 class _Killed(Exception):

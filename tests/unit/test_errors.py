@@ -23,6 +23,8 @@ from cuprum import (
 EXPECTED_PUBLIC_NAMES = sorted(
     [
         "CAT",
+        "ContextKwargs",
+        "RunKwargs",
         "CUT",
         "DEFAULT_CATALOGUE",
         "ECHO",
