@@ -17,6 +17,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.cuprum-deps
 EXT_STAMP := $(VENV)/.cuprum-ext
+DOCS_STAMP := $(VENV)/.cuprum-docs
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 UV := $(shell command -v uv 2>/dev/null)
@@ -27,7 +28,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(dir $(UV)):$(PATH)
 RUST_SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml 2>/dev/null) Cargo.toml pyproject.toml
 
-.PHONY: help venv develop demo test test-fast test-pythons check lint fmt typecheck verifytypes rust-check stubtest dist bench bench-quick soak clean
+.PHONY: help venv develop demo test test-fast test-pythons check lint fmt typecheck verifytypes rust-check stubtest dist bench bench-quick soak docs clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -99,6 +100,14 @@ bench-quick: $(EXT_STAMP) ## Short benchmark run (under a minute)
 
 soak: $(EXT_STAMP) ## Long soak test (minutes)
 	CUPRUM_SOAK=long ./.ci/pytest $(PY) tests/unit/test_reliability.py -k soak -v
+
+# The documentation tools are a group of their own: `make test` does not need them.
+$(DOCS_STAMP): $(STAMP)
+	$(UV) pip install --quiet --python $(PY) --group docs
+	@touch $@
+
+docs: $(DOCS_STAMP) ## Build the documentation site into site/ (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean: ## Remove the venv and build products
 	rm -rf $(VENV) .venvs .uv-bootstrap target build dist site .pytest_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Build commands from a catalogue of allowed programs, run them (alone or as
 pipelines) on any anyio event loop, and never leak a process or a
-descriptor. See the user's guide in ``docs/users-guide.md``.
+descriptor. See the user's guide at https://cuprum.readthedocs.io/, built
+from ``docs/`` by ``make docs``.
 """
 
 from __future__ import annotations

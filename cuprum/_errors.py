@@ -2,18 +2,20 @@
 
 Every error cuprum raises on its own account derives from `CuprumError`, and
 each also inherits the built-in type an ordinary ``except`` clause would look
-for::
+for:
 
-    CuprumError
-    ├── UnknownProgramError      (LookupError)   program not in the catalogue
-    ├── ForbiddenProgramError    (PermissionError) outside the scope's allowlist
-    ├── ProgramNotFoundError     (FileNotFoundError) not found on the search path
-    ├── StreamBackendUnavailable (RuntimeError)  CUPRUM_STREAM_BACKEND=rust, no extension
-    ├── RemoteConnectionError    (ConnectionError) ssh could not connect, authenticate
-    │                                             or verify the host key
-    ├── CommandFailed                            a run that was not ok, with its result
-    └── TimeoutExpired           (TimeoutError)  a run that ran out of time, with its
-                                                 partial result
+```text
+CuprumError
+├── UnknownProgramError      (LookupError)   program not in the catalogue
+├── ForbiddenProgramError    (PermissionError) outside the scope's allowlist
+├── ProgramNotFoundError     (FileNotFoundError) not found on the search path
+├── StreamBackendUnavailable (RuntimeError)  CUPRUM_STREAM_BACKEND=rust, no extension
+├── RemoteConnectionError    (ConnectionError) ssh could not connect, authenticate
+│                                             or verify the host key
+├── CommandFailed                            a run that was not ok, with its result
+└── TimeoutExpired           (TimeoutError)  a run that ran out of time, with its
+                                             partial result
+```
 
 Where a built-in type is the natural one, cuprum raises it directly:
 `TypeError` and `ValueError` for bad arguments, `FileNotFoundError` and

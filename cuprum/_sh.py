@@ -89,8 +89,18 @@ class _Sh:
         ----------
         allowlist : Iterable[Program | str] | None
             The programs that may run inside the block (None: no narrowing).
-        timeout, env, cwd, tags, host, cancel_grace
-            Defaults for the runs of the block, as in `ExecutionContext`.
+        timeout : float | None
+            Default timeout for the runs of the block, as in `ExecutionContext`.
+        env : Mapping[str, str | None] | None
+            Environment overlay, merged key by key with the outer scopes'.
+        cwd : str | os.PathLike[str] | None
+            Default working directory for the runs of the block.
+        tags : Mapping[str, str] | None
+            Tags for the runs' events, merged key by key with the outer scopes'.
+        host : Transport | Local | None
+            Where the runs of the block go by default (see above).
+        cancel_grace : float | None
+            Default grace between SIGTERM and SIGKILL, as in `ExecutionContext`.
         catalogue : ProgramCatalogue | None
             The catalogue `make` uses inside the block when given none (an
             inner block's wins; None: the outer one's, in the end

@@ -53,6 +53,10 @@ def _probe_fd() -> int:
     return fd
 
 
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+"""The README and every page of docs/: the files whose examples the tests run."""
+
+
 def doc_examples(docs: list[Path], info: str = "python") -> list[pytest.ParameterSet]:
     """The code blocks fenced as ```` ```<info> ```` in ``docs``, one param each."""
     fence = re.compile(rf"^```{re.escape(info)}\n(.*?)^```", re.DOTALL | re.MULTILINE)

@@ -5,15 +5,17 @@ against the registered routes and faked: a fake writes its output on real
 pipes, reads its stdin, takes its time and exits with its code, so
 pipelines (fake and real stages mixed), ``open()``, ``lines()``, events,
 hooks, timeouts and cancellation behave as with a process, on asyncio
-and trio and with either stream backend::
+and trio and with either stream backend:
 
-    from cuprum import GIT, sh
-    from cuprum.testing import ANY, fake_processes
+```python
+from cuprum import GIT, sh
+from cuprum.testing import ANY, fake_processes
 
-    with fake_processes() as fake:
-        route = fake.register(["git", "status", "--short"], stdout="M  a.txt\\n")
-        result = await sh.make(GIT)("status", "--short").run()
-    assert route.call_count == 1
+with fake_processes() as fake:
+    route = fake.register(["git", "status", "--short"], stdout="M  a.txt\\n")
+    result = await sh.make(GIT)("status", "--short").run()
+assert route.call_count == 1
+```
 
 Installing cuprum also installs a pytest plugin with the fixtures
 ``cuprum_fake`` (a `FakeProcesses` in force for the test) and

@@ -1,7 +1,7 @@
 """Sessions and the connection of an `SSHHost`, and the guide's remote examples.
 
 max_sessions, leaving the host, host keys, unreachable and lost
-connections, a login shell that is not POSIX sh; then the users-guide
+connections, a login shell that is not POSIX sh; then the documentation's
 examples fenced as `python remote`, run against the suite's own sshd.
 Shared fixtures and helpers: tests/unit/remote_helpers.py.
 """
@@ -32,7 +32,7 @@ from cuprum import (
 from cuprum.remote import SSHHost
 from devtools.loopback_sshd import ALIAS, BAD_SHELL_ALIAS, SshServer
 from tests.helpers import (
-    ROOT,
+    DOC_PAGES,
     LeakChecker,
     ProcInfo,
     doc_examples,
@@ -276,7 +276,7 @@ async def test_non_posix_login_shell_is_refused(sshd_server: SshServer) -> None:
 # --- the guide's examples ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", doc_examples([ROOT / "docs" / "users-guide.md"], "python remote"))
+@pytest.mark.parametrize("code", doc_examples(DOC_PAGES, "python remote"))
 def test_guide_examples_run_against_the_suites_sshd(
     sshd_server: SshServer, code: str, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, RUST_AVAILABLE, doc_examples
+from tests.helpers import DOC_PAGES, RUST_AVAILABLE, doc_examples
 
 USER_TESTS = """
 import pytest
@@ -66,7 +66,7 @@ def test_plugin_fixtures_reach_a_users_tests(tmp_path: Path) -> None:
     assert "test_sync_code" in ids
 
 
-@pytest.mark.parametrize("code", doc_examples([ROOT / "docs" / "users-guide.md"], "python pytest"))
+@pytest.mark.parametrize("code", doc_examples(DOC_PAGES, "python pytest"))
 def test_the_guides_pytest_examples_pass(code: str, tmp_path: Path) -> None:
     (tmp_path / "test_example.py").write_text(code)
     done = subprocess.run(
