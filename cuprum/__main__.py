@@ -9,7 +9,14 @@ import platform
 import sys
 from importlib.metadata import PackageNotFoundError, distribution
 
-from ._backend import ENV_VAR, extension_available, get_stream_backend, splice_available
+from ._backend import (
+    ENV_VAR,
+    REMOTE_CLIENT_VAR,
+    extension_available,
+    get_stream_backend,
+    remote_client,
+    splice_available,
+)
 from ._native import load_extension
 from ._version import __version__
 
@@ -20,6 +27,13 @@ def _loops() -> list[str]:
         if importlib.util.find_spec(name) is not None:
             found.append(name)
     return found
+
+
+_REMOTE_SESSIONS = {
+    "auto": "in-process on the ControlMaster's socket (mux protocol 4); "
+    "an ssh client each where the master refuses it",
+    "ssh": "an ssh client process each, through the ControlMaster",
+}
 
 
 def _splice() -> str:
@@ -50,8 +64,9 @@ def info() -> int:
     Returns
     -------
     int
-        0; 2 when ``CUPRUM_STREAM_BACKEND`` holds an invalid value; 1 when it
-        names a backend that cannot run here (``rust`` without the extension).
+        0; 2 when ``CUPRUM_STREAM_BACKEND`` or ``CUPRUM_REMOTE_CLIENT`` holds
+        an invalid value; 1 when the first names a backend that cannot run
+        here (``rust`` without the extension).
     """
     status = 0
     try:
@@ -60,6 +75,10 @@ def info() -> int:
         backend, status = f"error: {exc}", 2
     except RuntimeError as exc:
         backend, status = f"error: {exc}", 1
+    try:
+        sessions = _REMOTE_SESSIONS[remote_client()]
+    except ValueError as exc:
+        sessions, status = f"error: {exc}", 2
     module = load_extension()
     rows = [
         ("cuprum", __version__),
@@ -74,12 +93,15 @@ def info() -> int:
         ("extension available", "yes" if extension_available() else "no"),
         ("splice()", _splice()),
         ("event loops", ", ".join(_loops())),
+        (REMOTE_CLIENT_VAR, os.environ.get(REMOTE_CLIENT_VAR) or "(not set: auto)"),
+        ("remote sessions", sessions),
     ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    if status:
-        print(f"python -m cuprum: {backend}", file=sys.stderr)
+    for value in (backend, sessions):
+        if value.startswith("error: "):
+            print(f"python -m cuprum: {value}", file=sys.stderr)
     return status
 
 

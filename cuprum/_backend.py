@@ -1,4 +1,4 @@
-"""Choosing the stream backend from ``CUPRUM_STREAM_BACKEND``."""
+"""Choices made by the environment: ``CUPRUM_STREAM_BACKEND`` and ``CUPRUM_REMOTE_CLIENT``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,36 @@ from ._native import load_extension
 
 __all__ = [
     "ENV_VAR",
+    "REMOTE_CLIENT_VAR",
     "StreamBackend",
     "clear_backend_cache",
     "extension_available",
     "get_stream_backend",
+    "remote_client",
     "splice_available",
 ]
 
 ENV_VAR = "CUPRUM_STREAM_BACKEND"
 _CHOICES = ("auto", "rust", "python")
+REMOTE_CLIENT_VAR = "CUPRUM_REMOTE_CLIENT"
+
+
+def remote_client() -> str:
+    """How remote sessions are opened: ``auto`` or ``ssh``.
+
+    ``auto`` opens them in-process on the ControlMaster's socket where the
+    master speaks its protocol (else an ``ssh`` client each); ``ssh`` always
+    starts an ``ssh`` client per session.
+
+    Raises
+    ------
+    ValueError
+        ``CUPRUM_REMOTE_CLIENT`` holds something else; the message names it.
+    """
+    value = (os.environ.get(REMOTE_CLIENT_VAR) or "auto").strip().lower()
+    if value not in {"auto", "ssh"}:
+        raise ValueError(f"{REMOTE_CLIENT_VAR}={value!r} is not valid; use one of: auto, ssh")
+    return value
 
 
 class StreamBackend(StrEnum):

@@ -106,6 +106,7 @@ PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
+AcceptEnv CUPRUM_TEST_*
 LogLevel ERROR
 Match LocalPort {bad_shell_port}
     ForceCommand echo fish: Unsupported use of quotes

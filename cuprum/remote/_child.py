@@ -1,12 +1,15 @@
-"""`RemoteChild`: a remote command's local ``ssh`` client, seen as the command.
+"""`RemoteChild`: a remote command's session through the master, seen as the command.
 
-It has the interface of `cuprum._process.Child`, so the engine supervises a
-remote stage like any child. What differs:
+The session's local end (`Client`) is an in-process session on the
+master's control socket (`cuprum.remote._mux.MuxSession`), or, where the
+master refuses that protocol, a local ``ssh`` client process
+(`cuprum._process.Child`). `RemoteChild` has the interface of a child, so
+the engine supervises a remote stage like any other. What differs:
 
 - the exit status comes from the wrapper's report (`RemoteStage.markers`);
 - terminating sends ``kill -TERM -PGID`` through the master, then
-  ``kill -KILL -PGID`` after the grace, then ends the local client (the
-  kill protocol of REMOTE.md);
+  ``kill -KILL -PGID`` after the grace, then ends the local end of the
+  session (the kill protocol of REMOTE.md);
 - when the command has exited but a background process still holds the
   channel open, the group is ended after the grace, as for local children.
 """
@@ -15,25 +18,77 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Protocol, final
 
 import anyio
-
-from .._process import Child
 
 if TYPE_CHECKING:
     from ._stage import RemoteStage
 
-__all__ = ["RemoteChild"]
+__all__ = ["Client", "RemoteChild"]
 
 _POLL = 0.02
 _EXIT_WATCH = 0.1  # the longest wait between two looks at the markers
 DELIVERY_LIMIT = 60.0  # seconds a lagging reader gets after the group was ended
 
 
+class Client(Protocol):
+    """The local end of a remote session: what `RemoteChild` needs of it.
+
+    `cuprum._process.Child` (an ``ssh`` client process) and
+    `cuprum.remote._mux.MuxSession` (a session on the control socket) both
+    have it. "Reaped" means the session is over for this machine.
+    """
+
+    @property
+    def pid(self) -> int:
+        """The local process that carries the session."""
+        ...
+
+    @property
+    def started_at(self) -> float:
+        """`time.monotonic` when the session was asked for."""
+        ...
+
+    @property
+    def exited_at(self) -> float | None:
+        """When the session ended for this machine."""
+        ...
+
+    @property
+    def returncode(self) -> int | None:
+        """The session's status once reaped (negative: ended by that signal)."""
+        ...
+
+    @property
+    def signals_sent(self) -> set[int]:
+        """Signals cuprum sent the local end."""
+        ...
+
+    def poll(self) -> int | None:
+        """Reap without waiting; return the status if over."""
+        ...
+
+    async def wait(self) -> int:
+        """Wait until reaped; return the status."""
+        ...
+
+    async def terminate(self, grace: float) -> None:
+        """End the local end; return once reaped."""
+        ...
+
+    async def end_group(self, grace: float) -> None:
+        """End what the local end left running on this machine."""
+        ...
+
+    def close(self) -> None:
+        """Release what the local end holds (idempotent)."""
+        ...
+
+
 @final
 class RemoteChild:
-    """The local ``ssh`` client of a remote stage, seen as the remote command.
+    """The local end of a remote stage's session, seen as the remote command.
 
     `returncode` is None until the client is reaped; then it is the status
     the wrapper reported (a death by signal reads as 128+n), or, without a
@@ -43,7 +98,7 @@ class RemoteChild:
 
     __slots__ = ("_client", "_ending", "_guarding", "_stage", "signals_sent", "started_at")
 
-    def __init__(self, client: Child, stage: RemoteStage) -> None:
+    def __init__(self, client: Client, stage: RemoteStage) -> None:
         self._client = client
         self._stage = stage
         self.started_at: float = client.started_at
@@ -53,7 +108,7 @@ class RemoteChild:
 
     @property
     def pid(self) -> int:
-        """The local ``ssh`` client's pid."""
+        """The local process carrying the session: the master, or an ``ssh`` client."""
         return self._client.pid
 
     @property

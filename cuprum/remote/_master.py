@@ -2,16 +2,20 @@
 
 The master is an ordinary cuprum child (``ssh -M -N``, never ``-f``), in
 its own session, with its control socket in a private 0700 directory.
-Every remote command is a local ``ssh`` client multiplexed over it
-(`Master.client_argv`). On Linux the master is started through ``setpriv
---pdeathsig TERM`` where available, so it ends when the process that owns
-it dies, even by SIGKILL; the remote sessions then lose their channel and
-the wrapper's watcher ends them. It also carries the host's session
+Every remote command is a session multiplexed over it: opened in-process
+on the control socket (`cuprum.remote._mux`) when the master speaks the
+protocol cuprum knows, else through a local ``ssh`` client
+(`Master.client_argv`); ``CUPRUM_REMOTE_CLIENT=ssh`` asks for the latter.
+On Linux the master is started through ``setpriv --pdeathsig TERM`` where
+available, so it ends when the process that owns it dies, even by SIGKILL;
+the remote sessions then lose their channel and the wrapper's watcher ends
+them. It also carries the host's session
 limiter and sends ``kill`` through the connection (`Master.kill_group`).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import math
 import os
@@ -21,8 +25,10 @@ from typing import IO, final
 
 import anyio
 
+from .._backend import remote_client
 from .._errors import RemoteConnectionError
 from .._process import Child, resolve_executable, spawn
+from . import _mux
 from ._ssh import (
     CONTROL_TIMEOUT,
     PROBE,
@@ -67,9 +73,12 @@ class Master:
         self._waiting: dict[tuple[str, int], int] = {}  # callers of kill_group per group
         self.dir: str | None = None
         self.socket: str | None = None
+        self.mux_pid: int | None = None  # set when sessions are opened in-process
+        self._send_env: tuple[str, ...] = ()  # ssh_config SendEnv patterns
         self._child: Child | None = None
         self._err: IO[bytes] | None = None
         self._closing = False
+        self._mux_wanted = remote_client() == "auto"
 
     @property
     def running(self) -> bool:
@@ -109,6 +118,8 @@ class Master:
                     self.destination,
                     f"no connection after {self.connect_timeout:g} s\n{self._stderr()}",
                 ) from None
+            if self.mux_pid is not None:
+                await self._read_send_env()
             await self._probe()
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -155,27 +166,79 @@ class Master:
             if master.poll() is not None:
                 raise RemoteConnectionError(self.destination, self._stderr())
             names = os.listdir(directory)
-            if names:
-                path = os.path.join(directory, names[0])
-                code, _, _ = await call_ssh(
-                    [self.ssh, "-S", path, "-O", "check", *self.common, "--", self.destination],
-                    self.ssh, CONTROL_TIMEOUT,
-                )  # fmt: skip
-                if code == 0:
-                    self.socket = path
-                    return
+            if names and await self._answers(os.path.join(directory, names[0])):
+                return
             await anyio.sleep(delay)
             delay = min(delay * 2, 0.1)
 
+    async def _answers(self, path: str) -> bool:
+        """Say whether the master at ``path`` is ready; learn if it takes in-process sessions."""
+        if self._mux_wanted:
+            try:
+                self.mux_pid = await _mux.alive_check(path, CONTROL_TIMEOUT)
+            except (OSError, TimeoutError):
+                return False  # not listening yet
+            except _mux.MuxError:
+                pass  # another protocol: an ``ssh`` client per session
+            else:
+                self.socket = path
+                return True
+        code, _, _ = await call_ssh(
+            [self.ssh, "-S", path, "-O", "check", *self.common, "--", self.destination],
+            self.ssh, CONTROL_TIMEOUT,
+        )  # fmt: skip
+        if code == 0:
+            self.socket = path
+        return code == 0
+
+    async def _read_send_env(self) -> None:
+        """Learn the ``SendEnv`` patterns of the user's ssh_config (``ssh -G``).
+
+        An ``ssh`` client sends the matching variables with each session;
+        sessions opened in-process send the same (`send_env`).
+        """
+        code, out, _ = await call_ssh(
+            [self.ssh, "-G", *self.common, "--", self.destination], self.ssh, CONTROL_TIMEOUT
+        )
+        if code == 0:
+            self._send_env = tuple(
+                line.split(None, 1)[1]
+                for line in out.decode("utf-8", "replace").splitlines()
+                if line.lower().startswith("sendenv ") and len(line.split(None, 1)) == 2
+            )
+
+    def send_env(self) -> tuple[str, ...]:
+        """``NAME=value`` of this process's variables that ``SendEnv`` names."""
+        if not self._send_env:
+            return ()
+        chosen: dict[str, str] = {}
+        for pattern in self._send_env:
+            if pattern.startswith("-"):  # OpenSSH 8.7+: forget earlier matches
+                for name in [n for n in chosen if fnmatch.fnmatchcase(n, pattern[1:])]:
+                    del chosen[name]
+                continue
+            for name, value in os.environ.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    chosen[name] = value
+        return tuple(f"{name}={value}" for name, value in chosen.items())
+
+    async def call(self, remote: str, timeout: float) -> tuple[int | None, bytes, bytes]:
+        """Run a short command through the master: (status or None on timeout, out, err)."""
+        assert self.socket is not None
+        if self.mux_pid is not None:
+            try:
+                return await _mux.call(self.socket, remote, self.mux_pid, timeout, self.send_env())
+            except OSError as exc:
+                return 255, b"", f"the ControlMaster's socket failed: {exc}".encode()
+        return await call_ssh(self.client_argv(remote), self.ssh, timeout)
+
     async def _probe(self) -> None:
-        code, out, err = await call_ssh(self.client_argv(PROBE), self.ssh, self.connect_timeout)
+        code, out, err = await self.call(PROBE, self.connect_timeout)
         if code == 0 and out == PROBE_ANSWER:
             return
         if code == 255 and not out:
             raise RemoteConnectionError(self.destination, err.decode("utf-8", "replace"))
-        _, shell, _ = await call_ssh(
-            self.client_argv("echo $SHELL"), self.ssh, self.connect_timeout
-        )
+        _, shell, _ = await self.call("echo $SHELL", self.connect_timeout)
         raise RemoteConnectionError(
             self.destination,
             f"the login shell ({shell.decode('utf-8', 'replace').strip() or 'unknown'}) did not "
@@ -204,6 +267,7 @@ class Master:
         finally:
             self._child = None
             self.socket = None
+            self.mux_pid = None
             if self._err is not None:
                 self._err.close()
                 self._err = None
@@ -246,10 +310,9 @@ class Master:
                 if groups and self.running:
                     targets = " ".join(f"-{group}" for group in sorted(groups))
                     try:
-                        code, _, _ = await call_ssh(
-                            self.client_argv(f"kill -{signame} {targets} 2>/dev/null; :"),
-                            self.ssh, CONTROL_TIMEOUT,
-                        )  # fmt: skip
+                        code, _, _ = await self.call(
+                            f"kill -{signame} {targets} 2>/dev/null; :", CONTROL_TIMEOUT
+                        )
                     except BaseException:
                         # Cancelled midway: the other callers' groups go back
                         # in the queue, for the next caller to send.

@@ -1,7 +1,8 @@
 """The remote half of a stage: its session, its command string, its stderr markers.
 
-A stage whose resolved host is set runs as a local ``ssh`` client through
-the host's master (`RemoteStage.spawn`). The wrapper's marker lines on the
+A stage whose resolved host is set runs as a session of the host's master,
+opened in-process on its control socket, or as a local ``ssh`` client where
+the master refuses that (`RemoteStage.spawn`). The wrapper's marker lines on the
 client's stderr carry the remote process group, the exit status and the
 wrapper's errors; `RemoteStage.feed` strips them from the stream (the stage's
 stderr reader calls it), or `RemoteStage.refresh` reads them from the stderr
@@ -21,7 +22,8 @@ import anyio
 from .._errors import ProgramNotFoundError, RemoteConnectionError
 from .._fdstream import buffered
 from .._process import spawn
-from ._child import RemoteChild
+from ._child import Client, RemoteChild
+from ._mux import open_session
 from ._wrapper import MarkerFilter, new_token, remote_command, validate_env_name
 
 if TYPE_CHECKING:
@@ -126,9 +128,25 @@ class RemoteStage:
             merge_stderr=io.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
             env=self.ctx.env, keep_background=self.ctx.keep_background,
         )  # fmt: skip
-        argv = self.master.client_argv(remote)
-        client = spawn(argv, self.master.ssh, stdin=io.stdin, stdout=io.stdout,
-                       stderr=io.stderr, cwd=None, env=None)  # fmt: skip
+        master = self.master
+        client: Client
+        if master.mux_pid is not None and master.socket is not None:
+            try:
+                client = open_session(
+                    master.socket, remote, (io.stdin, io.stdout, io.stderr),
+                    master_pid=master.mux_pid, on_failure=self.note_failure,
+                    env=master.send_env(),
+                )  # fmt: skip
+            except OSError as exc:
+                raise RemoteConnectionError(
+                    self.destination,
+                    f"the ControlMaster's socket failed: {exc}",
+                    what="no connection to",
+                ) from exc
+        else:
+            argv = master.client_argv(remote)
+            client = spawn(argv, master.ssh, stdin=io.stdin, stdout=io.stdout,
+                           stderr=io.stderr, cwd=None, env=None)  # fmt: skip
         # Until the reader task is done, nobody else may read the stderr
         # pipe (two readers of one descriptor is an error on trio). A
         # reader that never started leaves it set: waits then time out.
@@ -136,6 +154,11 @@ class RemoteStage:
         self.reading = io.stderr_source is not None
         self.child = RemoteChild(client, self)
         return self.child
+
+    def note_failure(self, reason: str) -> None:
+        """Keep why the master refused or lost the session, for the error."""
+        self.tail += f"{reason}\n".encode()
+        del self.tail[:-_TAIL]
 
     # --- stderr --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ the autouse ``private_tempdir``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -77,9 +78,29 @@ def anyio_backend(request: pytest.FixtureRequest) -> object:
     return request.param
 
 
+CLIENTS = [pytest.param("mux", id="mux"), pytest.param("ssh", id="ssh-client")]
+"""How sessions are opened: in-process on the control socket, or an ``ssh`` client each."""
+
+
+@contextlib.asynccontextmanager
+async def connect(server: SshServer, client: str = "mux") -> AsyncIterator[SSHHost]:
+    """Enter an `SSHHost` of the suite's sshd whose sessions are opened as ``client`` says."""
+    host = SSHHost(ALIAS, config_file=server.config)
+    with pytest.MonkeyPatch.context() as patch:  # read when the master starts
+        patch.setenv("CUPRUM_REMOTE_CLIENT", "auto" if client == "mux" else "ssh")
+        await host.__aenter__()
+    try:
+        master = host._master  # pyright: ignore[reportPrivateUsage]
+        assert master is not None
+        assert (master.mux_pid is not None) == (client == "mux")
+        yield host
+    finally:
+        await host.__aexit__(None, None, None)
+
+
 @pytest.fixture(scope="module")
 async def host(sshd_server: SshServer) -> AsyncIterator[SSHHost]:
-    async with SSHHost(ALIAS, config_file=sshd_server.config) as connected:
+    async with connect(sshd_server) as connected:
         yield connected
 
 

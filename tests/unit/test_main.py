@@ -32,3 +32,17 @@ def test_info_fails_on_an_invalid_backend_and_says_why() -> None:
     assert done.returncode == 2
     assert "error:" in done.stdout
     assert "CUPRUM_STREAM_BACKEND='turbo'" in done.stderr
+
+
+@pytest.mark.parametrize(("value", "says"), [("", "in-process"), ("ssh", "an ssh client")])
+def test_info_says_how_remote_sessions_are_opened(value: str, says: str) -> None:
+    done = info(CUPRUM_REMOTE_CLIENT=value)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("remote sessions"))
+    assert says in row
+
+
+def test_info_fails_on_an_invalid_remote_client_and_says_why() -> None:
+    done = info(CUPRUM_REMOTE_CLIENT="telnet")
+    assert done.returncode == 2
+    assert "CUPRUM_REMOTE_CLIENT='telnet'" in done.stderr

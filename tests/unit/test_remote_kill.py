@@ -15,24 +15,46 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
-from cuprum import EventPhase, ExecEvent, ExecutionContext, TimeoutExpired, sh
+from cuprum import (
+    EventPhase,
+    ExecEvent,
+    ExecutionContext,
+    RemoteConnectionError,
+    TimeoutExpired,
+    sh,
+)
 from cuprum.remote import SSHHost
 from devtools.loopback_sshd import SshServer
 from tests.helpers import ROOT, LeakChecker, processes_with_marker
 from tests.unit import remote_helpers
-from tests.unit.remote_helpers import GRACE, STDIN_MODES, live, remote, running, sleepers, until
+from tests.unit.remote_helpers import (
+    CLIENTS,
+    GRACE,
+    STDIN_MODES,
+    live,
+    remote,
+    running,
+    sleepers,
+    until,
+)
 
 # Fixtures shared by the remote test files: pytest finds them by these names.
 anyio_backend = remote_helpers.anyio_backend
-host = remote_helpers.host
 private_tempdir = remote_helpers.private_tempdir
 sshd_server = remote_helpers.sshd_server
+
+
+@pytest.fixture(scope="module", params=CLIENTS)
+async def host(sshd_server: SshServer, request: pytest.FixtureRequest) -> AsyncIterator[SSHHost]:
+    """The kill protocol is checked with both kinds of session: in-process and ``ssh`` client."""
+    async with remote_helpers.connect(sshd_server, request.param) as connected:
+        yield connected
 
 
 # --- kill on cancel ------------------------------------------------------------------
@@ -42,8 +64,12 @@ async def _ends_remote_group(
     host: SSHHost,
     stdin: bytes | None,
     act: Callable[[list[list[str]], anyio.abc.TaskGroup], object],
+    ending: type[Exception] = TimeoutExpired,
 ) -> None:
-    """Run the sleepers remotely, let ``act`` end the run, check the remote group died."""
+    """Run the sleepers remotely, let ``act`` end the run, check the remote group died.
+
+    ``ending`` is the error the run may end with.
+    """
     script, groups = sleepers()
     cmd = remote("sh", "-c", script).on(host)
     context = ExecutionContext(cancel_grace=GRACE)
@@ -53,7 +79,7 @@ async def _ends_remote_group(
     async def run() -> None:
         try:
             await cmd.run(stdin=stdin, context=context, timeout=None)
-        except TimeoutExpired:
+        except ending:
             acted.append(time.monotonic())
 
     async with anyio.create_task_group() as tg:
@@ -103,21 +129,26 @@ async def test_cancel_scope_ends_the_remote_group(host: SSHHost, stdin: bytes | 
     await _ends_remote_group(host, stdin, cancel)
 
 
+@pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("stdin", STDIN_MODES)
-async def test_sigkill_of_the_ssh_client_ends_the_remote_group(
-    host: SSHHost, stdin: bytes | None
+async def test_sigkill_of_the_local_end_ends_the_remote_group(
+    sshd_server: SshServer, stdin: bytes | None, client: str
 ) -> None:
-    clients: list[int] = []
+    # The local process that carries the session (the stage's pid): an
+    # ``ssh`` client, or, for in-process sessions, the ControlMaster itself,
+    # whose death loses the connection (so this test has a host of its own).
+    carriers: list[int] = []
 
     def note(event: ExecEvent) -> None:
         if event.phase is EventPhase.START and event.pid is not None:
-            clients.append(event.pid)
+            carriers.append(event.pid)
 
-    async def kill_client(_: list[list[str]], tg: anyio.abc.TaskGroup) -> None:
-        os.kill(clients[0], signal.SIGKILL)
+    async def kill_carrier(_: list[list[str]], tg: anyio.abc.TaskGroup) -> None:
+        os.kill(carriers[0], signal.SIGKILL)
 
-    with sh.observe(note):
-        await _ends_remote_group(host, stdin, kill_client)
+    async with remote_helpers.connect(sshd_server, client) as own:
+        with sh.observe(note):
+            await _ends_remote_group(own, stdin, kill_carrier, RemoteConnectionError)
 
 
 HELPER = """
@@ -201,7 +232,7 @@ async def test_an_escaped_remote_writer_does_not_hang_the_run(host: SSHHost, how
                 out = (await cmd.run(context=context)).stdout or ""
             else:
                 out = "".join([f"{line}\n" async for line in cmd.lines(context=context)])
-        assert out.startswith("started\n")
+        assert "started\n" in out  # the escaped writer may print first
     finally:
         for pid in processes_with_marker(marker):
             os.kill(pid, signal.SIGKILL)

@@ -282,3 +282,27 @@ def test_guide_examples_run_against_the_suites_sshd(
 ) -> None:
     env = {"CUPRUM_SSH_CONFIG": str(sshd_server.config), "CUPRUM_SSH_HOST": ALIAS}
     run_example(code, tmp_path, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("client", remote_helpers.CLIENTS)
+async def test_send_env_of_the_users_config_reaches_the_command(
+    sshd_server: SshServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    # An ``ssh`` client sends the variables its config's SendEnv names; a
+    # session opened in-process sends the same (the test sshd accepts
+    # CUPRUM_TEST_*).
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        sshd_server.config.read_text() + "    SendEnv CUPRUM_TEST_SENT CUPRUM_TEST_GONE\n"
+    )
+    monkeypatch.setenv("CUPRUM_REMOTE_CLIENT", "auto" if client == "mux" else "ssh")
+    monkeypatch.setenv("CUPRUM_TEST_SENT", "it's here")
+    monkeypatch.setenv("CUPRUM_TEST_KEPT", "not named")
+    monkeypatch.delenv("CUPRUM_TEST_GONE", raising=False)
+    script = (
+        'printf "%s|%s|%s" "$CUPRUM_TEST_SENT" "${CUPRUM_TEST_KEPT-unset}" '
+        '"${CUPRUM_TEST_GONE-unset}"'
+    )
+    async with SSHHost(ALIAS, config_file=config) as host:
+        result = await remote("sh", "-c", script).on(host).run()
+    assert result.stdout == "it's here|unset|unset"
