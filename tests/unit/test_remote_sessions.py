@@ -29,7 +29,7 @@ from cuprum import (
     run_concurrent,
     sh,
 )
-from cuprum.remote import SSHHost
+from cuprum.remote import SSHHost, connect_all
 from devtools.loopback_sshd import ALIAS, BAD_SHELL_ALIAS, SshServer
 from tests.helpers import (
     DOC_PAGES,
@@ -306,3 +306,59 @@ async def test_send_env_of_the_users_config_reaches_the_command(
     async with SSHHost(ALIAS, config_file=config) as host:
         result = await remote("sh", "-c", script).on(host).run()
     assert result.stdout == "it's here|unset|unset"
+
+
+async def test_connect_all_connects_a_fleet_at_once_and_leaves_it(sshd_server: SshServer) -> None:
+    leaks = LeakChecker()
+    dirs = socket_dirs()
+    hosts = [SSHHost(ALIAS, config_file=sshd_server.config) for _ in range(3)]
+    async with connect_all(hosts) as fleet:
+        assert fleet == hosts
+        assert all(host.connected for host in hosts)
+        results = await run_concurrent(
+            [remote("echo", f"host {i}").on(host) for i, host in enumerate(fleet)]
+        )
+        assert [r.stdout for r in results] == ["host 0\n", "host 1\n", "host 2\n"]
+    assert not any(host.connected for host in hosts)
+    assert socket_dirs() == dirs
+    leaks.assert_clean()
+
+
+@pytest.mark.parametrize("bad", [1, 2])
+async def test_connect_all_names_every_host_it_could_not_reach_and_leaves_the_rest(
+    sshd_server: SshServer, bad: int
+) -> None:
+    leaks = LeakChecker()
+    dirs = socket_dirs()
+    good = SSHHost(ALIAS, config_file=sshd_server.config)
+    failing = [SSHHost(BAD_SHELL_ALIAS, config_file=sshd_server.config) for _ in range(bad)]
+    with pytest.raises((RemoteConnectionError, ExceptionGroup)) as caught:
+        async with connect_all([good, *failing]):
+            pytest.fail("the block must not run")
+    errors = caught.value.exceptions if isinstance(caught.value, ExceptionGroup) else [caught.value]
+    assert len(errors) == bad
+    assert all(isinstance(e, RemoteConnectionError) and e.host == BAD_SHELL_ALIAS for e in errors)
+    if bad > 1:
+        assert f"cannot connect to {bad} of {bad + 1} hosts" in str(caught.value)
+    assert not good.connected
+    assert socket_dirs() == dirs
+    leaks.assert_clean()
+
+
+async def test_connect_all_leaves_every_host_when_the_block_fails(sshd_server: SshServer) -> None:
+    hosts = [SSHHost(ALIAS, config_file=sshd_server.config) for _ in range(2)]
+    with pytest.raises(KeyError):
+        async with connect_all(hosts):
+            raise KeyError("boom")
+    assert not any(host.connected for host in hosts)
+
+
+async def test_connect_all_refuses_what_is_not_a_fleet(sshd_server: SshServer) -> None:
+    host = SSHHost(ALIAS, config_file=sshd_server.config)
+    with pytest.raises(ValueError, match="same SSHHost twice"):
+        async with connect_all([host, host]):
+            pass
+    with pytest.raises(TypeError, match="takes SSHHost objects"):
+        async with connect_all([host, "web1"]):  # type: ignore[list-item]
+            pass
+    assert not host.connected

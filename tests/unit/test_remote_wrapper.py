@@ -282,7 +282,7 @@ def test_public_names() -> None:
     import cuprum
     import cuprum.remote
 
-    assert cuprum.remote.__all__ == ["LOCAL", "RemoteConnectionError", "SSHHost"]
+    assert cuprum.remote.__all__ == ["LOCAL", "RemoteConnectionError", "SSHHost", "connect_all"]
     assert cuprum.RemoteConnectionError is cuprum.remote.RemoteConnectionError
     assert issubclass(RemoteConnectionError, cuprum.CuprumError)
     assert issubclass(RemoteConnectionError, ConnectionError)
