@@ -47,7 +47,8 @@ __all__ = ["MarkerFilter", "new_token", "remote_command", "validate_env_name"]
 
 # Sent with every command. Its own names start with `__cu_` (refused as env
 # names), so the caller's environment cannot change how it works; the PATH
-# lookup runs in a subshell, so IFS is never touched, and the watchers run
+# lookup cuts PATH with parameter expansions (no subshell, no fork; IFS and
+# globbing are never involved), and the watchers run
 # `sleep` with the login's PATH (`__cu_p`), not the caller's. `__cu_k` writes a
 # marker; `__cu_r` is set by a TERM (or HUP, INT) sent to the group;
 # `__cu_w` is the watcher's pid.
@@ -71,14 +72,13 @@ fi
 case $1 in
 */*) [ -e "$1" ] || { __cu_k notfound; exit 127; }
 if [ -d "$1" ] || [ ! -x "$1" ]; then __cu_k noexec; exit 126; fi;;
-*) __cu_f=$(set -f; IFS=:; __cu_o=
-for __cu_x in $PATH; do
-__cu_x=${__cu_x:-.}
-if [ -f "$__cu_x/$1" ]; then
-if [ -x "$__cu_x/$1" ]; then echo y; exit; fi; __cu_o=n
+*) __cu_f= __cu_s=${PATH:+$PATH:}
+while [ -n "$__cu_s" ]; do
+__cu_x=${__cu_s%%:*} __cu_s=${__cu_s#*:}
+if [ -f "${__cu_x:-.}/$1" ]; then
+if [ -x "${__cu_x:-.}/$1" ]; then __cu_f=y; break; fi; __cu_f=n
 fi
 done
-echo "$__cu_o")
 case $__cu_f in
 y) ;;
 n) __cu_k noexec; exit 126;;

@@ -304,3 +304,40 @@ async def test_host_must_be_connected() -> None:
         await sh.make(ECHO)("x").on(host).run()
     with pytest.raises(TypeError, match="SSHHost"):
         await sh.make(ECHO)("x").on("example.com").run()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("path", "expect"),
+    [
+        ("/nonexistent:{bin}", "found"),  # a later entry
+        ("/nonexistent::/bin", "found"),  # an empty entry is the working directory
+        ("{plain_dir}:{bin}", "found"),  # a non-executable file of that name is skipped
+        ("{plain_dir}", "noexec"),  # ... but reported when nothing else is found
+        ("/nonexistent", "notfound"),
+    ],
+)
+def test_wrapper_looks_the_program_up_on_path_as_the_shell_would(
+    tmp_path: Path, shell: str, path: str, expect: str
+) -> None:
+    bin_dir, plain_dir = tmp_path / "bin", tmp_path / "plain"
+    bin_dir.mkdir()
+    plain_dir.mkdir()
+    program = bin_dir / "cuprum-prog"
+    program.write_text('#!/bin/sh\necho ran "$0"\n')
+    program.chmod(0o755)
+    (plain_dir / "cuprum-prog").write_text("not a program")
+    env: dict[str, str | None] = {
+        "PATH": path.format(bin=bin_dir, plain_dir=plain_dir) + ":/usr/bin:/bin"
+        if expect == "found"
+        else path.format(bin=bin_dir, plain_dir=plain_dir)
+    }
+    cwd = str(bin_dir) if "::" in path else None
+    code, out, err = run_wrapper(["cuprum-prog"], env=env, cwd=cwd, shell=shell)
+    found = MarkerFilter("t0k")
+    found.feed(err)
+    if expect == "found":
+        assert (code, found.problem) == (0, None), err
+        assert out == b"ran cuprum-prog\n" or out.endswith(b"/cuprum-prog\n")
+    else:
+        assert (found.problem, code) == (expect, 127 if expect == "notfound" else 126)
