@@ -148,7 +148,8 @@ class MuxSession:
     """
 
     __slots__ = (
-        "_lock", "_on_failure", "_replies", "_sock", "exit_value", "exited_at", "opened", "pid",
+        "_lock", "_on_failure", "_replies", "_sock", "_waiter", "exit_value", "exited_at", "opened",
+        "pid",
         "returncode", "signals_sent", "started_at",
     )  # fmt: skip
 
@@ -159,6 +160,7 @@ class MuxSession:
         self._replies = _Replies()
         self._on_failure = on_failure
         self._lock = anyio.Lock()
+        self._waiter: socket.socket | None = None  # the socket a task waits on
         self.pid: int = master_pid
         self.started_at: float = time.monotonic()
         self.exited_at: float | None = None
@@ -222,10 +224,15 @@ class MuxSession:
             while (code := self.poll()) is None:
                 sock = self._sock
                 assert sock is not None
+                self._waiter = sock
                 try:
                     await anyio.wait_readable(sock)
                 except anyio.ClosedResourceError:
-                    pass  # closed meanwhile by another task: poll() says why
+                    pass  # ended meanwhile by another task: poll() says how
+                finally:
+                    self._waiter = None
+                    if self._sock is None:
+                        sock.close()  # close() left it to us: see there
         return code
 
     async def terminate(self, grace: float) -> None:
@@ -238,11 +245,19 @@ class MuxSession:
         """Nothing runs on this machine for a session: nothing to end."""
 
     def close(self) -> None:
-        """Close the control socket (idempotent); an open session ends with it."""
+        """Close the control socket (idempotent); an open session ends with it.
+
+        While a task waits on the socket, it is only woken here and closes
+        the socket itself once its wait is over: closing first would let a
+        new descriptor take the number while the old wait still holds a
+        registration for it (anyio's asyncio backend would then drop the
+        new one).
+        """
         sock, self._sock = self._sock, None
         if sock is not None:
             anyio.notify_closing(sock)
-            sock.close()
+            if self._waiter is not sock:
+                sock.close()
 
 
 def open_session(

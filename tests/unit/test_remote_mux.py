@@ -8,7 +8,9 @@ kill protocol run against a real sshd in the other remote tests).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import struct
 import threading
@@ -62,8 +64,11 @@ class FakeMaster:
                 for _ in range(3):
                     _, fds, _, _ = socket.recv_fds(conn, 1, 1)
                     self.fds += fds
-            self.answer(conn)
-            conn.recv(1)  # until the client closes
+            # The client may hang up first (a reply it refused): a broken
+            # pipe or a reset here is its doing, not the fake's.
+            with contextlib.suppress(OSError):
+                self.answer(conn)
+                conn.recv(1)  # until the client closes
 
     def close(self) -> None:
         self.thread.join(5)
@@ -180,3 +185,34 @@ async def test_an_invalid_remote_client_choice_is_refused_by_name(
     with pytest.raises(ValueError, match="CUPRUM_REMOTE_CLIENT='telnet' is not valid"):
         async with SSHHost("nowhere.invalid"):
             pass
+
+
+async def test_ending_a_session_another_task_waits_on_wakes_it_and_closes_the_socket(
+    master: Callable[..., FakeMaster], tmp_path: Path
+) -> None:
+    master(lambda conn: conn.sendall(hello() + packet(u32(S_OPENED), u32(1), u32(7))))
+    read, write = os.pipe()
+    try:
+        session = open_session(
+            str(tmp_path / "ctl"), "sleep 9", (read, write, write), master_pid=1,
+            on_failure=lambda _: None,
+        )  # fmt: skip
+    finally:
+        os.close(read)
+        os.close(write)
+    sock = session._sock  # pyright: ignore[reportPrivateUsage]
+    assert sock is not None
+    codes: list[int] = []
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+
+            async def waiter() -> None:
+                codes.append(await session.wait())
+
+            tg.start_soon(waiter)
+            while session._waiter is None:  # pyright: ignore[reportPrivateUsage]
+                await anyio.sleep(0)
+            await session.terminate(1.0)
+            assert sock.fileno() >= 0  # the waiter closes it, after its wait
+    assert codes == [-signal.SIGTERM]
+    assert sock.fileno() == -1
