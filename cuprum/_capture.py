@@ -104,7 +104,10 @@ class LineSplitter:
             return parts
         parts = text.split("\n")
         last = parts.pop()
-        lines = [line[:-1] if line.endswith("\r") else line for line in parts]
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in parts]
+        else:
+            lines = parts
         if at_end:
             if last:
                 lines.append(last)
@@ -140,7 +143,7 @@ async def read_python(
     *,
     echo: Callable[[bytes], None] | None = None,
     lines: LineSplitter | None = None,
-    on_line: Callable[[str], Awaitable[None]] | None = None,
+    on_lines: Callable[[list[str]], Awaitable[None]] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> None:
     """Read ``stream`` to its end, capturing, echoing and emitting lines."""
@@ -155,9 +158,11 @@ async def read_python(
             capture.add(data)
         if echo is not None:
             echo(data)
-        if lines is not None and on_line is not None:
-            for line in lines.feed(data):
-                await on_line(line)
-    if lines is not None and on_line is not None:
-        for line in lines.finish():
-            await on_line(line)
+        if lines is not None and on_lines is not None:
+            found = lines.feed(data)
+            if found:
+                await on_lines(found)
+    if lines is not None and on_lines is not None:
+        found = lines.finish()
+        if found:
+            await on_lines(found)

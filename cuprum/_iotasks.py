@@ -125,12 +125,12 @@ def reader_task(
     phase = EventPhase.STDOUT if name == "stdout" else EventPhase.STDERR
     lines = LineSplitter(options.encoding, options.errors) if listening else None
 
-    async def on_line(line: str) -> None:
-        await run.observers.emit(stage.event(phase, run.pipeline_id, line=line))
+    async def on_lines(found: list[str]) -> None:
+        await run.observers.emit_lines(stage.stamp(phase, run.pipeline_id), found)
 
     echo = echo_target(name) if options.echo else None
     task = IoTask(
-        lambda: read_python(stream, capture, echo=echo, lines=lines, on_line=on_line),
+        lambda: read_python(stream, capture, echo=echo, lines=lines, on_lines=on_lines),
         (stream,),
     )
     return task, capture
@@ -162,8 +162,9 @@ def filtered_stderr(
         lines = LineSplitter(options.encoding, options.errors) if run.observers.listening else None
 
         async def on_lines(found: list[str]) -> None:
-            for line in found:
-                await run.observers.emit(stage.event(EventPhase.STDERR, run.pipeline_id, line=line))
+            if found:
+                stamp = stage.stamp(EventPhase.STDERR, run.pipeline_id)
+                await run.observers.emit_lines(stamp, found)
 
         async def deliver_captured(data: bytes) -> None:
             if kept is not None:

@@ -221,10 +221,9 @@ class LineLoop:
 
     async def _emit(self, lines: list[str]) -> None:
         run = self.run
-        if run.observers.listening:
-            stage = run.stages[-1]
-            for line in lines:
-                await run.observers.emit(stage.event(EventPhase.STDOUT, run.pipeline_id, line=line))
+        if run.observers.listening and lines:
+            stamp = run.stages[-1].stamp(EventPhase.STDOUT, run.pipeline_id)
+            await run.observers.emit_lines(stamp, lines)
 
     async def last_lines(self) -> list[str]:
         """Return the last line when the output did not end with a newline."""
