@@ -33,7 +33,7 @@ class IoTask:
     ``close=False`` leaves them to the run's `FdSet`.
     """
 
-    __slots__ = ("_close", "_fn", "_stop", "_streams", "finished", "scope")
+    __slots__ = ("_close", "_finished", "_fn", "_scope", "_stop", "_stopped", "_streams", "done")
 
     def __init__(
         self,
@@ -47,19 +47,36 @@ class IoTask:
         self._streams = streams
         self._close = close
         self._stop = stop
-        self.scope = anyio.CancelScope()
-        self.finished = anyio.Event()
+        # The scope and the event are made when needed: most runs are
+        # short, and these are the engine's most numerous objects.
+        self._scope: anyio.CancelScope | None = None
+        self._finished: anyio.Event | None = None
+        self._stopped = False
+        self.done = False  # the task ran and ended
 
     async def run(self) -> None:
         """Run the task, then close its streams whatever happened."""
         try:
-            with self.scope:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                if self._stopped:
+                    scope.cancel()
                 await self._fn()
         finally:
             if self._close:
                 for stream in self._streams:
                     stream.close()
-            self.finished.set()
+            self.done = True
+            if self._finished is not None:
+                self._finished.set()
+
+    async def wait(self) -> None:
+        """Wait until the task has ended."""
+        if self.done:
+            return
+        if self._finished is None:
+            self._finished = anyio.Event()
+        await self._finished.wait()
 
     def source_has_writers(self) -> bool:
         """Say whether some process still holds the write end of the task's source pipe."""
@@ -72,7 +89,9 @@ class IoTask:
         """Ask the task to end now (idempotent)."""
         if self._stop is not None:
             self._stop()
-        self.scope.cancel()
+        self._stopped = True
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 async def _feed(sink: FdSendStream, source: object, encoding: str) -> None:

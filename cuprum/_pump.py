@@ -223,7 +223,7 @@ async def _splice_pump(
             moved = os.splice(src, dst, SPLICE_CHUNK, flags=flags)
         except BlockingIOError:
             busy = 0
-            await _wait_for_either_side(poller, src, dst)
+            await _wait_for_either_side(poller, source, sink)
             continue
         except (BrokenPipeError, ConnectionResetError):
             return PumpEnd.WRITER_GONE  # the reader downstream is gone: end quietly
@@ -241,8 +241,11 @@ async def _splice_pump(
             await anyio.lowlevel.checkpoint()
 
 
-async def _wait_for_either_side(poller: select.poll, src: int, dst: int) -> None:
+async def _wait_for_either_side(
+    poller: select.poll, source: FdReceiveStream, sink: FdSendStream
+) -> None:
     """After EAGAIN, wait for the side that is not ready."""
+    src, dst = source.fileno, sink.fileno
     poller.register(src, select.POLLIN)
     poller.register(dst, select.POLLOUT)
     try:
@@ -251,9 +254,9 @@ async def _wait_for_either_side(poller: select.poll, src: int, dst: int) -> None
         poller.unregister(src)
         poller.unregister(dst)
     if not ready.get(src, 0) & (select.POLLIN | select.POLLHUP):
-        await anyio.wait_readable(src)
+        await source.wait_readable()
     elif not ready.get(dst, 0) & (select.POLLOUT | select.POLLERR):
-        await anyio.wait_writable(dst)
+        await sink.wait_writable()
     else:
         await anyio.lowlevel.checkpoint()
 
