@@ -12,6 +12,7 @@ that thread has returned.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
 import threading
@@ -24,7 +25,7 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ._backend import StreamBackend
-from ._capture import Capture
+from ._capture import FIRST_READ, Capture
 from ._fdstream import FdReceiveStream, FdSendStream
 from ._native import load_extension
 
@@ -42,7 +43,7 @@ T = TypeVar("T")
 
 PUMP_CHUNK = 1 << 16
 RUST_PUMP_CHUNK = 1 << 20
-RUST_READ_CHUNK = 1 << 18
+RUST_READ_CHUNK = 1 << 20
 SPLICE_CHUNK = 1 << 20
 _HAS_SPLICE = hasattr(os, "splice")
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
@@ -269,19 +270,21 @@ async def rust_consume(source: FdReceiveStream, capture: Capture, token: CancelT
     stream that has more to give goes to the Rust ``consume`` call.
     """
     try:
-        first = await source.receive(RUST_READ_CHUNK)
+        first = await source.receive(FIRST_READ)
     except (anyio.EndOfStream, anyio.ClosedResourceError):
         return
     capture.add(first)
     limit = None if capture.limit is None else max(0, capture.limit - capture.kept)
     ext = _extension()
-    data, total = await anyio.to_thread.run_sync(
+    # The pieces go straight into the capture's buffer (`sink`): no bytes
+    # object per read, no join at the end.
+    _, total = await anyio.to_thread.run_sync(
         _in_thread,
-        ext.consume,
+        functools.partial(ext.consume, sink=capture.keep),
         source.fileno,
         limit,
         RUST_READ_CHUNK,
         token.fd,
         limiter=anyio.CapacityLimiter(1),
     )
-    capture.add_consumed(data, total)
+    capture.count(total)
