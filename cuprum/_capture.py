@@ -83,7 +83,18 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[str]:
         """Return the lines completed by ``data``."""
-        return self._split(self._pending + self._decoder.decode(data), at_end=False)
+        text = self._decoder.decode(data)
+        if self._split_cr:
+            return self._split(self._pending + text, at_end=False)
+        # Split the new text alone and complete its first line with what was
+        # pending: no copy of the whole chunk per read.
+        lines = text.split("\n")
+        if self._pending:
+            lines[0] = self._pending + lines[0]
+        self._pending = lines.pop()
+        if "\r" in text or (lines and lines[0].endswith("\r")):
+            return [line[:-1] if line.endswith("\r") else line for line in lines]
+        return lines
 
     def finish(self) -> list[str]:
         """Return the last line (without newline), if any, at end of stream."""

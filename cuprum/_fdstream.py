@@ -120,6 +120,18 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
                 await anyio.lowlevel.cancel_shielded_checkpoint()
             return data
 
+    def receive_nowait(self, max_bytes: int = 65536) -> bytes | None:
+        """Return the bytes waiting now (``b""`` at end of file), or None if none yet.
+
+        Not a checkpoint: the caller makes one.
+        """
+        if self._fd < 0:
+            raise anyio.ClosedResourceError
+        try:
+            return os.read(self._fd, max_bytes)
+        except BlockingIOError:
+            return None
+
     async def wait_readable(self) -> None:
         """Wait until the descriptor is readable (or closed under the wait)."""
         self._waiting = True
