@@ -12,10 +12,13 @@ that thread has returned.
 from __future__ import annotations
 
 import errno
+import fcntl
 import functools
+import math
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar, final
@@ -26,7 +29,7 @@ import anyio.to_thread
 
 from ._backend import StreamBackend
 from ._capture import FIRST_READ, Capture
-from ._fdstream import FdReceiveStream, FdSendStream
+from ._fdstream import FdReceiveStream, FdSendStream, buffered
 from ._native import load_extension
 
 __all__ = [
@@ -45,7 +48,16 @@ PUMP_CHUNK = 1 << 16
 RUST_PUMP_CHUNK = 1 << 20
 RUST_READ_CHUNK = 1 << 20
 SPLICE_CHUNK = 1 << 20
+# Gathering small writes: a pump woken again within STREAMING seconds of its
+# last wake-up, with less than SMALL_MOVE bytes waiting, sleeps GATHER
+# seconds before it moves them (at most that much latency, only while a
+# stream of small writes is flowing).
+STREAMING = 0.002
+SMALL_MOVE = 1 << 16
+GATHER = 0.001
+GATHER_OFF = 0.01
 _HAS_SPLICE = hasattr(os, "splice")
+_F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
 
@@ -219,12 +231,32 @@ async def _splice_pump(
     busy = 0
     started = False
     poller = select.poll()
+    last_wake = -math.inf
+    gather_from = 0.0  # gathering is off until then
+    capacity = _capacity(src)
+    full = capacity - 4096  # full: the writer waits for room
     while True:
         try:
             moved = os.splice(src, dst, SPLICE_CHUNK, flags=flags)
         except BlockingIOError:
             busy = 0
-            await _wait_for_either_side(poller, source, sink)
+            if await _wait_for_either_side(poller, source, sink):
+                # Woken by a writer that found the pipe empty. When that
+                # happens again and again with little to move (a writer of
+                # small pieces, such as `seq` or `grep`), let the pieces
+                # gather first: one wake-up instead of hundreds.
+                now = time.monotonic()
+                if (
+                    now >= gather_from
+                    and now - last_wake < STREAMING
+                    and buffered(src) < SMALL_MOVE
+                ):
+                    await anyio.sleep(GATHER)
+                    if buffered(src) >= full:
+                        # The writer is fast enough to fill the pipe meanwhile:
+                        # pausing would slow it down. Move at once for a while.
+                        gather_from = time.monotonic() + GATHER_OFF
+                last_wake = now
             continue
         except (BrokenPipeError, ConnectionResetError):
             return PumpEnd.WRITER_GONE  # the reader downstream is gone: end quietly
@@ -242,10 +274,18 @@ async def _splice_pump(
             await anyio.lowlevel.checkpoint()
 
 
+def _capacity(fd: int) -> int:
+    """The pipe's capacity (64 KiB if it cannot tell)."""
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return 1 << 16
+
+
 async def _wait_for_either_side(
     poller: select.poll, source: FdReceiveStream, sink: FdSendStream
-) -> None:
-    """After EAGAIN, wait for the side that is not ready."""
+) -> bool:
+    """After EAGAIN, wait for the side that is not ready; True if it was the source."""
     src, dst = source.fileno, sink.fileno
     poller.register(src, select.POLLIN)
     poller.register(dst, select.POLLOUT)
@@ -256,10 +296,13 @@ async def _wait_for_either_side(
         poller.unregister(dst)
     if not ready.get(src, 0) & (select.POLLIN | select.POLLHUP):
         await source.wait_readable()
-    elif not ready.get(dst, 0) & (select.POLLOUT | select.POLLERR):
+        return True
+    if not ready.get(dst, 0) & (select.POLLOUT | select.POLLERR):
         await sink.wait_writable()
-    else:
-        await anyio.lowlevel.checkpoint()
+        return False
+    # Both ready: the source ran dry and was refilled since the splice.
+    await anyio.lowlevel.checkpoint()
+    return True
 
 
 async def rust_consume(source: FdReceiveStream, capture: Capture, token: CancelToken) -> None:
