@@ -58,9 +58,7 @@ class Run:
         self.started = time.monotonic()
         self.waited = 0.0  # seconds spent waiting for admission (remote sessions)
         self.remaining = len(stages)
-        # The host task watches the last stage; the event says the others are done.
-        self.all_done = anyio.Event() if len(stages) > 1 else None
-        # Set when the timeout expires.
+        self.all_done = anyio.Event() if len(stages) > 1 else None  # all but the last
         self.deadline_passed = anyio.Event() if self.timeout is not None else None
         self.tg: TaskGroup | None = None
         self.spawned = anyio.Event()
@@ -135,11 +133,9 @@ class Run:
                 *others, last = self.stages
                 for stage in others:
                     tg.start_soon(self._watch, stage)
-                deadline: anyio.CancelScope | None = None
+                deadline = anyio.CancelScope()
                 if self.timeout is not None:
-                    deadline = anyio.CancelScope()
-                    left = max(0.0, self.timeout - self.waited)
-                    tg.start_soon(self._deadline, deadline, left)
+                    tg.start_soon(self._deadline, deadline, max(0.0, self.timeout - self.waited))
                 try:
                     await self._watch(last)  # here: one task less to start
                     if self.all_done is not None:
@@ -147,8 +143,7 @@ class Run:
                 except BaseException:
                     self._stop_all_io()
                     raise
-                if deadline is not None:
-                    deadline.cancel()
+                deadline.cancel()
         finally:
             self.tg = None
 

@@ -192,7 +192,10 @@ class LineLoop:
         assert self.stdout is not None
         size = self.read_size
         if self.feeder is None or self.feeder.done:
-            data = self.stdout.receive_nowait(size)
+            try:
+                data = self.stdout.receive_nowait(size)
+            except anyio.ClosedResourceError:
+                data = _EOF
             if data is not None:
                 self._quick += 1
                 if self._quick >= _YIELD_EVERY:
