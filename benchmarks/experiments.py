@@ -17,7 +17,8 @@ old engine can still be had by a patch, it is measured instead:
 - the ``os.splice`` Python pump is `cuprum._pump.python_pump`; ``pump``
   measures the read/write loop it replaced (``_HAS_SPLICE=False``);
 - emit without ``inspect.isawaitable`` for a listener that returned None is
-  `cuprum._events.Observers.emit`;
+  `cuprum._events.Observers.emit`; a small event per line (the "slots event"
+  prototype) became `cuprum._execevent.Stamp` and `Observers.emit_lines`;
 - lazy decoding is `cuprum.CommandResult` (the "no decode" variants);
 - the Rust ``consume`` reads first on the loop (`cuprum._pump.rust_consume`),
   so small outputs never pay a thread: "Python readers" is now close to
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import subprocess
 import sys
 import time
@@ -212,49 +212,9 @@ def exp_capture(payloads: Payloads, size: int, rounds: int, *, text: bool) -> No
 # line events
 
 
-class _FastEvent:
-    """ExecEvent's fields in a plain __slots__ class (no frozen setattr)."""
-
-    __slots__ = (
-        "argv", "bytes_out", "cwd", "duration", "exit_code", "host", "line", "ok", "phase",
-        "pid", "pipeline_id", "program", "remote_pgid", "run_id", "stage_index", "tags",
-        "time", "unsafe",
-    )  # fmt: skip
-
-    def __init__(
-        self, *, phase: Any, run_id: Any, pipeline_id: Any, stage_index: Any, program: Any,
-        argv: Any, cwd: Any, pid: Any, time: Any, tags: Any, line: Any = None,
-        exit_code: Any = None, duration: Any = None, unsafe: bool = False, ok: Any = None,
-        bytes_out: Any = None, host: Any = None, remote_pgid: Any = None,
-    ) -> None:  # fmt: skip
-        self.phase = phase
-        self.run_id = run_id
-        self.pipeline_id = pipeline_id
-        self.stage_index = stage_index
-        self.program = program
-        self.argv = argv
-        self.cwd = cwd
-        self.pid = pid
-        self.time = time
-        self.tags = tags
-        self.line = line
-        self.exit_code = exit_code
-        self.duration = duration
-        self.unsafe = unsafe
-        self.ok = ok
-        self.bytes_out = bytes_out
-        self.host = host
-        self.remote_pgid = remote_pgid
-
-
-def event_patch() -> contextlib.AbstractContextManager[Any]:
-    fields = {f.name for f in dataclasses.fields(cuprum._events.ExecEvent)}
-    check(fields == set(_FastEvent.__slots__), f"ExecEvent's fields changed: {sorted(fields)}")
-    return setattrs((cuprum._stage, "ExecEvent", _FastEvent))  # built in Stage.event
-
-
 def exp_lines(payloads: Payloads, count: int, rounds: int) -> None:
-    # The "emit w/o isawaitable" variant is gone: Observers.emit does it.
+    # The "emit w/o isawaitable" and "slots event" variants are gone: the
+    # engine builds events from a shared Stamp and emits a read's lines at once.
     path = str(payloads.lines(count))
 
     def cu() -> Item:
@@ -281,7 +241,7 @@ def exp_lines(payloads: Payloads, count: int, rounds: int) -> None:
         return time.perf_counter() - start
 
     ref = Item("floor", "split + tuple + call per line", floor_fn)
-    pairs = [Pair(cu(), ref), Pair(variant(cu(), "slots event", event_patch), ref)]
+    pairs = [Pair(cu(), ref)]
     interleave("lines", pairs, rounds)
     report(f"line events, {count:,} lines, no-op listener", pairs, count, "lines/s")
 
@@ -295,7 +255,7 @@ def exp_spawn(count: int, rounds: int) -> None:
         for width in (1, 8):
             for loop in ("asyncio", "trio"):
                 items = spawn_items(loop, count, width, pool, ("python", "rust"))
-                ref = items["ref"]
+                ref = items["run_process"]
                 pairs = [
                     Pair(items["python"], ref),
                     Pair(items["rust"], ref),

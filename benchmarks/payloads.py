@@ -39,6 +39,24 @@ class Payloads:
             self._files[key] = path
         return self._files[key]
 
+    def log(self, size: int) -> Path:
+        """About ``size`` bytes of log lines: 60% DEBUG, 30% INFO, 10% ERROR."""
+        key = f"log-{size}"
+        if key not in self._files:
+            path = self.dir / key
+            levels = ["DEBUG"] * 6 + ["INFO"] * 3 + ["ERROR"]
+            block = "".join(
+                f"2026-01-01T00:00:{i % 60:02d} {levels[i * 7 % 10]} component-{i % 17}"
+                f" message number {i} with some payload text\n"
+                for i in range(10_000)
+            ).encode()
+            with open(path, "wb") as out:
+                for _ in range(max(1, size // len(block))):
+                    out.write(block)
+            self._warm(path)
+            self._files[key] = path
+        return self._files[key]
+
     @staticmethod
     def _warm(path: Path) -> None:
         subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)

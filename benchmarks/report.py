@@ -51,7 +51,8 @@ def table(rows: list[Row]) -> str:
         timed = scenario == "spawn"
         head_best = "min" if timed else "best"
         out.append(
-            f"  {'run':<40} {head_best:>14} {'median':>14} {'ref median':>14} {'ratio':>7}   target"
+            f"  {'run':<40} {head_best:>14} {'median':>14} {'ref median':>14} {'ratio':>7}"
+            f" {'cpu':>6}   target"
         )
         for r in group:
             if timed:
@@ -70,9 +71,13 @@ def table(rows: list[Row]) -> str:
                     note += f", >= {TARGET_TRIO:.1f} {mark(r.extra['trio_ok'])}"
                 note += ")"
             if "vs_run_process" in r.extra:
-                note = f"  ({r.extra['vs_run_process']:.2f}x run_process)"
+                note = f"  ({r.extra['vs_run_process']:.2f}x run_process"
+                if "vs_python" in r.extra:
+                    note += f", {r.extra['vs_python']:.2f}x python"
+                note += ")"
+            cpu = f"{r.cpu_ratio:.2f}x" if r.cpu_ratio is not None else ""
             out.append(
-                f"  {r.label:<40} {best:>14} {med:>14} {refm:>14} {ratio:>7}"
+                f"  {r.label:<40} {best:>14} {med:>14} {refm:>14} {ratio:>7} {cpu:>6}"
                 f"   {r.target} {mark(r.ok)}{note}"
             )
     return "\n".join(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import sys
 from collections.abc import Awaitable, Callable
 from typing import BinaryIO, final
@@ -13,39 +14,45 @@ from ._fdstream import FdReceiveStream
 
 __all__ = ["Capture", "LineSplitter", "read_python"]
 
-READ_SIZE = 1 << 18
+FIRST_READ = 1 << 16
+READ_SIZE = 1 << 20
+"""Reads start at `FIRST_READ` bytes and double while they come back full, up to this."""
 
 
 @final
 class Capture:
-    """Bytes kept from one stream, bounded by ``max_output``."""
+    """Bytes kept from one stream, bounded by ``max_output``.
 
-    __slots__ = ("_chunks", "kept", "limit", "total")
+    The bytes go into one `io.BytesIO` as they arrive, and `getvalue`
+    returns its buffer itself: a large output is copied once, from the read
+    into the buffer, with no list of chunks to join at the end.
+    """
+
+    __slots__ = ("_buffer", "kept", "limit", "total")
 
     def __init__(self, limit: int | None) -> None:
-        self._chunks: list[bytes] = []
+        self._buffer = io.BytesIO()
         self.limit = limit
         self.kept = 0
         self.total = 0
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | memoryview) -> None:
         """Keep ``data``, or the part of it that fits under the limit."""
-        self.total += len(data)
+        size = len(data)
+        self.total += size
         if self.limit is None:
-            self._chunks.append(data)
-            self.kept += len(data)
+            self.kept += self._buffer.write(data)
             return
         room = self.limit - self.kept
         if room > 0:
-            piece = data if len(data) <= room else data[:room]
-            self._chunks.append(piece)
-            self.kept += len(piece)
+            self.kept += self._buffer.write(data if size <= room else data[:room])
 
-    def add_consumed(self, data: bytes, total: int) -> None:
-        """Append what the Rust consume call kept of the ``total`` bytes it read."""
-        if data:
-            self._chunks.append(data)
-            self.kept += len(data)
+    def keep(self, piece: memoryview) -> None:
+        """Keep a piece the Rust ``consume`` call read (it applied the limit)."""
+        self.kept += self._buffer.write(piece)
+
+    def count(self, total: int) -> None:
+        """Count the ``total`` bytes the Rust ``consume`` call read, kept or not."""
         self.total += total
 
     @property
@@ -55,9 +62,7 @@ class Capture:
 
     def getvalue(self) -> bytes:
         """Return the kept bytes."""
-        if len(self._chunks) > 1:
-            self._chunks = [b"".join(self._chunks)]
-        return self._chunks[0] if self._chunks else b""
+        return self._buffer.getvalue()
 
 
 @final
@@ -78,7 +83,18 @@ class LineSplitter:
 
     def feed(self, data: bytes) -> list[str]:
         """Return the lines completed by ``data``."""
-        return self._split(self._pending + self._decoder.decode(data), at_end=False)
+        text = self._decoder.decode(data)
+        if self._split_cr:
+            return self._split(self._pending + text, at_end=False)
+        # Split the new text alone and complete its first line with what was
+        # pending: no copy of the whole chunk per read.
+        lines = text.split("\n")
+        if self._pending:
+            lines[0] = self._pending + lines[0]
+        self._pending = lines.pop()
+        if "\r" in text or (lines and lines[0].endswith("\r")):
+            return [line[:-1] if line.endswith("\r") else line for line in lines]
+        return lines
 
     def finish(self) -> list[str]:
         """Return the last line (without newline), if any, at end of stream."""
@@ -104,7 +120,10 @@ class LineSplitter:
             return parts
         parts = text.split("\n")
         last = parts.pop()
-        lines = [line[:-1] if line.endswith("\r") else line for line in parts]
+        if "\r" in text:
+            lines = [line[:-1] if line.endswith("\r") else line for line in parts]
+        else:
+            lines = parts
         if at_end:
             if last:
                 lines.append(last)
@@ -140,24 +159,29 @@ async def read_python(
     *,
     echo: Callable[[bytes], None] | None = None,
     lines: LineSplitter | None = None,
-    on_line: Callable[[str], Awaitable[None]] | None = None,
+    on_lines: Callable[[list[str]], Awaitable[None]] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> None:
     """Read ``stream`` to its end, capturing, echoing and emitting lines."""
+    size = FIRST_READ
     while True:
         try:
-            data = await stream.receive(READ_SIZE)
+            data = await stream.receive(size)
         except (anyio.EndOfStream, anyio.ClosedResourceError):
             break
+        if len(data) == size and size < READ_SIZE:
+            size *= 2
         if on_bytes is not None:
             on_bytes(len(data))
         if capture is not None:
             capture.add(data)
         if echo is not None:
             echo(data)
-        if lines is not None and on_line is not None:
-            for line in lines.feed(data):
-                await on_line(line)
-    if lines is not None and on_line is not None:
-        for line in lines.finish():
-            await on_line(line)
+        if lines is not None and on_lines is not None:
+            found = lines.feed(data)
+            if found:
+                await on_lines(found)
+    if lines is not None and on_lines is not None:
+        found = lines.finish()
+        if found:
+            await on_lines(found)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import signal
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Self, final
 
 from ._context import Scope, current_scope
+from ._execevent import EventPhase, ExecEvent, Stamp, line_event
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -26,117 +24,6 @@ __all__ = [
     "HookHandle",
     "Listener",
 ]
-
-
-class EventPhase(StrEnum):
-    """The moments of a run that produce an `ExecEvent`."""
-
-    PLAN = "plan"
-    START = "start"
-    STDOUT = "stdout"
-    STDERR = "stderr"
-    EXIT = "exit"
-    TIMEOUT = "timeout"
-    CANCEL = "cancel"
-
-
-@final
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecEvent:
-    """Something that happened to one run (or one stage of a pipeline).
-
-    A run's events arrive as ``plan``, ``start``, output lines, then exactly
-    one of ``exit``, ``timeout`` or ``cancel``, last.
-
-    Attributes
-    ----------
-    phase : EventPhase
-        What happened.
-    run_id : str
-        Shared by every event of one run (one stage, for pipelines).
-    pipeline_id : str | None
-        Shared by the stages of one pipeline; None for a single command.
-    stage_index : int
-        Position of the stage in its pipeline (0 for a single command).
-    program : str
-        The program as named in the command.
-    argv : tuple[str, ...]
-        The full argv.
-    cwd : str | None
-        The working directory the child gets (None: the parent's).
-    pid : int | None
-        The child's pid once started.
-    time : float
-        `time.monotonic()` when the event was made.
-    line : str | None
-        For ``stdout`` and ``stderr``: one decoded line without its newline.
-    exit_code : int | None
-        For ``exit`` (and ``timeout``/``cancel`` once reaped).
-    duration : float | None
-        Seconds since start, for the last event.
-    tags : Mapping[str, str]
-        The run's tags.
-    unsafe : bool
-        True for commands built with `cuprum.unsafe.dynamic`.
-    ok : bool | None
-        For the last event of a run: whether it counts as success (its
-        exit code is an ok code, or an excused SIGPIPE); None before.
-    bytes_out : int | None
-        For the last event of a pipeline stage: the bytes of its stdout
-        that cuprum pumped to the next stage (None for the last stage and
-        single commands).
-    host : str | None
-        The remote host (the `cuprum.remote.SSHHost` destination), None for
-        local runs. ``pid`` is then the local ``ssh`` client's.
-    remote_pgid : int | None
-        The remote command's process group, once its wrapper reported it
-        (None for local runs and before).
-    """
-
-    phase: EventPhase
-    run_id: str
-    pipeline_id: str | None
-    stage_index: int
-    program: str
-    argv: tuple[str, ...]
-    cwd: str | None
-    pid: int | None
-    time: float
-    line: str | None = None
-    exit_code: int | None = None
-    duration: float | None = None
-    tags: Mapping[str, str]
-    unsafe: bool = False
-    ok: bool | None = None
-    bytes_out: int | None = None
-    host: str | None = None
-    remote_pgid: int | None = None
-
-    @property
-    def outcome(self) -> str | None:
-        """How the run ended, for its last event; None for earlier events.
-
-        Returns
-        -------
-        str | None
-            ``"ok"``, ``"failed"``, ``"timeout"`` or ``"cancelled"``. An
-            ``exit`` event is ``"ok"`` when `ok` is true (an ok code, or a
-            non-last stage ended by SIGPIPE).
-        """
-        match self.phase:
-            case EventPhase.TIMEOUT:
-                return "timeout"
-            case EventPhase.CANCEL:
-                return "cancelled"
-            case EventPhase.EXIT:
-                if self.ok is not None:
-                    return "ok" if self.ok else "failed"
-                # An event made without `ok` (by hand): judge by the code.
-                code = self.exit_code
-                excused = code == -signal.SIGPIPE and self.bytes_out is not None
-                return "ok" if code == 0 or excused else "failed"
-            case _:
-                return None
 
 
 Listener = Callable[[ExecEvent], None | Awaitable[None]]
@@ -238,3 +125,24 @@ class Observers:
             outcome = listener(event)
             if outcome is not None and inspect.isawaitable(outcome):
                 await outcome
+
+    async def emit_lines(self, stamp: Stamp, lines: Iterable[str]) -> None:
+        """Deliver one event per line, each to every listener; the events share ``stamp``.
+
+        The loop awaits only what a listener returns: with synchronous
+        listeners a chunk's lines are delivered without a suspension.
+        """
+        listeners = self.listeners
+        if len(listeners) == 1:
+            (listener,) = listeners
+            for line in lines:
+                outcome = listener(line_event(stamp, line))
+                if outcome is not None and inspect.isawaitable(outcome):
+                    await outcome
+            return
+        for line in lines:
+            event = line_event(stamp, line)
+            for listener in listeners:
+                outcome = listener(event)
+                if outcome is not None and inspect.isawaitable(outcome):
+                    await outcome

@@ -58,8 +58,8 @@ class Run:
         self.started = time.monotonic()
         self.waited = 0.0  # seconds spent waiting for admission (remote sessions)
         self.remaining = len(stages)
-        self.all_done = anyio.Event()
-        self.deadline_passed = anyio.Event()  # set when the timeout expires
+        self.all_done = anyio.Event() if len(stages) > 1 else None  # all but the last
+        self.deadline_passed = anyio.Event() if self.timeout is not None else None
         self.tg: TaskGroup | None = None
         self.spawned = anyio.Event()
         self.admissions = [(s.transport, s.launch) for s in stages]
@@ -98,8 +98,10 @@ class Run:
         nothing was spawned: every stage gets an empty result and a
         ``timeout`` event.
         """
-        limit = math.inf if self.timeout is None else self.timeout
-        with anyio.move_on_after(limit) as scope:
+        if self.timeout is None:
+            await admit(self.admissions)
+            return True
+        with anyio.move_on_after(self.timeout) as scope:
             await admit(self.admissions)
         if not scope.cancelled_caught:
             self.waited = time.monotonic() - self.started
@@ -128,14 +130,16 @@ class Run:
                 first = self.stages[0].wiring
                 if first is not None and first.inbound is not None:
                     tg.start_soon(first.inbound.run)
-                for stage in self.stages:
+                *others, last = self.stages
+                for stage in others:
                     tg.start_soon(self._watch, stage)
                 deadline = anyio.CancelScope()
                 if self.timeout is not None:
-                    left = max(0.0, self.timeout - self.waited)
-                    tg.start_soon(self._deadline, deadline, left)
+                    tg.start_soon(self._deadline, deadline, max(0.0, self.timeout - self.waited))
                 try:
-                    await self.all_done.wait()
+                    await self._watch(last)  # here: one task less to start
+                    if self.all_done is not None:
+                        await self.all_done.wait()
                 except BaseException:
                     self._stop_all_io()
                     raise
@@ -149,6 +153,7 @@ class Run:
         if scope.cancelled_caught:
             return
         self.timed_out = True
+        assert self.deadline_passed is not None
         self.deadline_passed.set()
         # The escalations run in the run's own task group, not in this
         # scope: ending the run must not cut a SIGKILL short.
@@ -182,7 +187,7 @@ class Run:
                             bytes_out=None if stage.last else stage.bytes_out)
             )  # fmt: skip
         self.remaining -= 1
-        if self.remaining == 0:
+        if self.remaining == 0 and self.all_done is not None:
             self.all_done.set()
 
     def downstream_done(self, stage: Stage) -> bool:
@@ -200,22 +205,23 @@ class Run:
         no writer left, the readers get all the time they need, up to the
         run's timeout (a filtered stderr relayed to a pipe nobody reads).
         """
-        pending = [io for io in self.tasks_of(stage) if not io.finished.is_set()]
+        pending = [io for io in self.tasks_of(stage) if not io.done]
         if not pending:
             return
         with anyio.move_on_after(stage.ctx.cancel_grace):
             for io in pending:
-                await io.finished.wait()
-        if all(io.finished.is_set() for io in pending):
+                await io.wait()
+        if all(io.done for io in pending):
             return
-        if not any(io.source_has_writers() for io in pending if not io.finished.is_set()):
+        if not any(io.source_has_writers() for io in pending if not io.done):
             # No process can write any more: what is left is bytes already in
             # the pipes, on their way to a slow reader. Let them arrive, but
             # not past the run's timeout (a reader that never reads).
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_cancel_on, self.deadline_passed, tg.cancel_scope)
+                if self.deadline_passed is not None:
+                    tg.start_soon(_cancel_on, self.deadline_passed, tg.cancel_scope)
                 for io in pending:
-                    await io.finished.wait()
+                    await io.wait()
                 tg.cancel_scope.cancel()
             if not self.timed_out:
                 return
@@ -224,10 +230,10 @@ class Run:
             await stage.child.end_group(stage.ctx.cancel_grace)
             with anyio.move_on_after(0.05):
                 for io in pending:
-                    await io.finished.wait()
+                    await io.wait()
         for io in pending:
             io.stop()
-            await io.finished.wait()
+            await io.wait()
 
     def _stop_all_io(self) -> None:
         for stage in self.stages:

@@ -2,9 +2,11 @@
 
 The descriptors are non-blocking and driven by anyio's readiness waiting
 (`anyio.wait_readable` / `anyio.wait_writable`), which works on asyncio,
-uvloop and trio. Closing a stream calls `anyio.notify_closing` first, so a
-task waiting on the descriptor wakes with `ClosedResourceError` instead of
-waiting on a number the kernel may hand out again.
+uvloop and trio. Closing a stream while a task waits on it calls
+`anyio.notify_closing` first, so that task wakes with `ClosedResourceError`
+instead of waiting on a number the kernel may hand out again. Every wait
+on a stream's descriptor goes through the stream (`wait_readable`,
+`wait_writable`), so the stream knows.
 """
 
 from __future__ import annotations
@@ -59,6 +61,16 @@ def has_writers(fd: int) -> bool:
     return not any(mask & select.POLLHUP for _, mask in poller.poll(0))
 
 
+def _close(fd: int, *, waited_on: bool) -> None:
+    # Only a task waiting on the descriptor needs waking (a finished wait
+    # leaves no registration behind); closing one nobody waits on is a
+    # plain close, without the event loop's bookkeeping.
+    if waited_on:
+        close_fd(fd)
+    else:
+        os.close(fd)
+
+
 def close_fd(fd: int) -> None:
     """Close ``fd`` after waking any task that waits on it."""
     try:
@@ -73,12 +85,13 @@ def close_fd(fd: int) -> None:
 class FdReceiveStream(anyio.abc.ByteReceiveStream):
     """A `ByteReceiveStream` over a pipe's read end, which it owns and closes."""
 
-    __slots__ = ("_busy", "_fd")
+    __slots__ = ("_busy", "_fd", "_waiting")
 
     def __init__(self, fd: int) -> None:
         os.set_blocking(fd, False)
         self._fd = fd
         self._busy = 0
+        self._waiting = False
 
     @property
     def fileno(self) -> int:
@@ -97,7 +110,7 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
                 data = os.read(self._fd, max_bytes)
             except BlockingIOError:
                 self._busy = 0
-                await anyio.wait_readable(self._fd)
+                await self.wait_readable()
                 continue
             if not data:
                 raise anyio.EndOfStream
@@ -106,6 +119,26 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
                 self._busy = 0
                 await anyio.lowlevel.cancel_shielded_checkpoint()
             return data
+
+    def receive_nowait(self, max_bytes: int = 65536) -> bytes | None:
+        """Return the bytes waiting now (``b""`` at end of file), or None if none yet.
+
+        Not a checkpoint: the caller makes one.
+        """
+        if self._fd < 0:
+            raise anyio.ClosedResourceError
+        try:
+            return os.read(self._fd, max_bytes)
+        except BlockingIOError:
+            return None
+
+    async def wait_readable(self) -> None:
+        """Wait until the descriptor is readable (or closed under the wait)."""
+        self._waiting = True
+        try:
+            await anyio.wait_readable(self._fd)
+        finally:
+            self._waiting = False
 
     async def aclose(self) -> None:
         """Close the descriptor (idempotent)."""
@@ -116,7 +149,7 @@ class FdReceiveStream(anyio.abc.ByteReceiveStream):
         """Close the descriptor now, from sync code (idempotent)."""
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            close_fd(fd)
+            _close(fd, waited_on=self._waiting)
 
 
 @final
@@ -126,11 +159,12 @@ class FdSendStream(anyio.abc.ByteSendStream):
     A reader that went away surfaces as `anyio.BrokenResourceError`.
     """
 
-    __slots__ = ("_fd",)
+    __slots__ = ("_fd", "_waiting")
 
     def __init__(self, fd: int) -> None:
         os.set_blocking(fd, False)
         self._fd = fd
+        self._waiting = False
 
     @property
     def fileno(self) -> int:
@@ -147,11 +181,19 @@ class FdSendStream(anyio.abc.ByteSendStream):
             try:
                 written = os.write(self._fd, view)
             except BlockingIOError:
-                await anyio.wait_writable(self._fd)
+                await self.wait_writable()
                 continue
             except (BrokenPipeError, ConnectionResetError) as exc:
                 raise anyio.BrokenResourceError from exc
             view = view[written:]
+
+    async def wait_writable(self) -> None:
+        """Wait until the descriptor is writable (or closed under the wait)."""
+        self._waiting = True
+        try:
+            await anyio.wait_writable(self._fd)
+        finally:
+            self._waiting = False
 
     async def aclose(self) -> None:
         """Close the descriptor (idempotent)."""
@@ -162,4 +204,4 @@ class FdSendStream(anyio.abc.ByteSendStream):
         """Close the descriptor now, from sync code (idempotent)."""
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            close_fd(fd)
+            _close(fd, waited_on=self._waiting)

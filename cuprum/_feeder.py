@@ -68,7 +68,7 @@ class StdinFeeder:
         try:
             written = _write(fd, self._pending)
         except BlockingIOError:
-            await anyio.wait_writable(fd)
+            await self._sink.wait_writable()
             return
         self._pending = self._pending[written:]
 

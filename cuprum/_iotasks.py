@@ -33,7 +33,7 @@ class IoTask:
     ``close=False`` leaves them to the run's `FdSet`.
     """
 
-    __slots__ = ("_close", "_fn", "_stop", "_streams", "finished", "scope")
+    __slots__ = ("_close", "_finished", "_fn", "_scope", "_stop", "_stopped", "_streams", "done")
 
     def __init__(
         self,
@@ -47,19 +47,36 @@ class IoTask:
         self._streams = streams
         self._close = close
         self._stop = stop
-        self.scope = anyio.CancelScope()
-        self.finished = anyio.Event()
+        # The scope and the event are made when needed: most runs are
+        # short, and these are the engine's most numerous objects.
+        self._scope: anyio.CancelScope | None = None
+        self._finished: anyio.Event | None = None
+        self._stopped = False
+        self.done = False  # the task ran and ended
 
     async def run(self) -> None:
         """Run the task, then close its streams whatever happened."""
         try:
-            with self.scope:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                if self._stopped:
+                    scope.cancel()
                 await self._fn()
         finally:
             if self._close:
                 for stream in self._streams:
                     stream.close()
-            self.finished.set()
+            self.done = True
+            if self._finished is not None:
+                self._finished.set()
+
+    async def wait(self) -> None:
+        """Wait until the task has ended."""
+        if self.done:
+            return
+        if self._finished is None:
+            self._finished = anyio.Event()
+        await self._finished.wait()
 
     def source_has_writers(self) -> bool:
         """Say whether some process still holds the write end of the task's source pipe."""
@@ -72,7 +89,9 @@ class IoTask:
         """Ask the task to end now (idempotent)."""
         if self._stop is not None:
             self._stop()
-        self.scope.cancel()
+        self._stopped = True
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 async def _feed(sink: FdSendStream, source: object, encoding: str) -> None:
@@ -125,12 +144,12 @@ def reader_task(
     phase = EventPhase.STDOUT if name == "stdout" else EventPhase.STDERR
     lines = LineSplitter(options.encoding, options.errors) if listening else None
 
-    async def on_line(line: str) -> None:
-        await run.observers.emit(stage.event(phase, run.pipeline_id, line=line))
+    async def on_lines(found: list[str]) -> None:
+        await run.observers.emit_lines(stage.stamp(phase, run.pipeline_id), found)
 
     echo = echo_target(name) if options.echo else None
     task = IoTask(
-        lambda: read_python(stream, capture, echo=echo, lines=lines, on_line=on_line),
+        lambda: read_python(stream, capture, echo=echo, lines=lines, on_lines=on_lines),
         (stream,),
     )
     return task, capture
@@ -162,8 +181,9 @@ def filtered_stderr(
         lines = LineSplitter(options.encoding, options.errors) if run.observers.listening else None
 
         async def on_lines(found: list[str]) -> None:
-            for line in found:
-                await run.observers.emit(stage.event(EventPhase.STDERR, run.pipeline_id, line=line))
+            if found:
+                stamp = stage.stamp(EventPhase.STDERR, run.pipeline_id)
+                await run.observers.emit_lines(stamp, found)
 
         async def deliver_captured(data: bytes) -> None:
             if kept is not None:

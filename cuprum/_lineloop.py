@@ -17,9 +17,10 @@ from collections.abc import AsyncIterable, Collection
 from typing import IO, final
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import ByteReceiveStream, TaskGroup
 
-from ._capture import Capture, LineSplitter
+from ._capture import FIRST_READ, READ_SIZE, Capture, LineSplitter
 from ._errors import unwrap
 from ._events import EventPhase
 from ._execution import Run, end_leftovers, terminate_all, terminate_others
@@ -34,6 +35,7 @@ from ._wiring import StageWiring
 __all__ = ["LineLoop"]
 
 _EOF = b""  # what `_receive` returns at the end of the output
+_YIELD_EVERY = 16  # reads that find output waiting, between two full checkpoints
 
 
 @final
@@ -55,6 +57,8 @@ class LineLoop:
         self.exited_at: float | None = None
         self.quiet_since: float | None = None  # set once the groups were ended
         self.budget: int | None = None  # bytes still to read then, if limited
+        self.read_size = FIRST_READ
+        self._quick = 0  # reads in a row that found output waiting
 
     async def _stdin_fd(self, stdin: object) -> int:
         match stdin:
@@ -179,9 +183,30 @@ class LineLoop:
             return lines
 
     async def _receive(self, wake: float) -> bytes | None:
-        """Read stdout until ``wake``, feeding stdin and watching for the exits."""
+        """Read stdout until ``wake``, feeding stdin and watching for the exits.
+
+        Output that is already waiting is taken at once, without a task
+        group, when no stdin is left to feed (the exits are polled by
+        `next_batch`); reads grow while they come back full.
+        """
         assert self.stdout is not None
-        data: bytes | None = None
+        size = self.read_size
+        if self.feeder is None or self.feeder.done:
+            try:
+                data = self.stdout.receive_nowait(size)
+            except anyio.ClosedResourceError:
+                data = _EOF
+            if data is not None:
+                self._quick += 1
+                if self._quick >= _YIELD_EVERY:
+                    self._quick = 0
+                    await anyio.lowlevel.checkpoint()  # let the other tasks run
+                else:
+                    await anyio.lowlevel.checkpoint_if_cancelled()
+                if len(data) == size and size < READ_SIZE:
+                    self.read_size = size * 2
+                return data or _EOF
+        data = None
         try:
             with anyio.move_on_after(max(0.0, wake - time.monotonic())):
                 async with anyio.create_task_group() as tg:
@@ -190,7 +215,7 @@ class LineLoop:
                     if self.feeder is not None and not self.feeder.done:
                         tg.start_soon(self.feeder.run)
                     try:
-                        data = await self.stdout.receive()
+                        data = await self.stdout.receive(size)
                     except (anyio.EndOfStream, anyio.ClosedResourceError):
                         data = _EOF
                     tg.cancel_scope.cancel()
@@ -221,10 +246,9 @@ class LineLoop:
 
     async def _emit(self, lines: list[str]) -> None:
         run = self.run
-        if run.observers.listening:
-            stage = run.stages[-1]
-            for line in lines:
-                await run.observers.emit(stage.event(EventPhase.STDOUT, run.pipeline_id, line=line))
+        if run.observers.listening and lines:
+            stamp = run.stages[-1].stamp(EventPhase.STDOUT, run.pipeline_id)
+            await run.observers.emit_lines(stamp, lines)
 
     async def last_lines(self) -> list[str]:
         """Return the last line when the output did not end with a newline."""

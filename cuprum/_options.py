@@ -164,10 +164,10 @@ def resolve_context(
     `LOCAL` at any level means "here", overriding the levels below it.
     """
     scope = current_scope.get()
-    merged = ExecutionContext()
+    merged: ExecutionContext | None = None
     for level in reversed(list(scope.chain())):
-        merged = merged.merged(level.defaults)
-    merged = merged.merged(command).merged(run)
+        merged = _lay(merged, level.defaults)
+    merged = _lay(_lay(merged, command), run) or _NOTHING_SET
     return ResolvedContext(
         env=dict(merged.env) if merged.env is not None else None,
         cwd=str(merged.cwd) if merged.cwd is not None else None,
@@ -179,6 +179,20 @@ def resolve_context(
         host=_where(host if host is not None else merged.host),
         keep_background=merged.keep_background,
     )
+
+
+_NOTHING_SET = ExecutionContext()
+
+
+def _lay(base: ExecutionContext | None, over: ExecutionContext | None) -> ExecutionContext | None:
+    """``over`` laid over ``base``; a level that sets nothing costs no merge."""
+    if over is None or (
+        over.env is None and over.cwd is None and over.timeout is None
+        and over.cancel_grace is None and over.tags is None and over.host is None
+        and not over.keep_background
+    ):  # fmt: skip
+        return base
+    return over if base is None else base.merged(over)
 
 
 def _where(host: Transport | Local | None) -> Transport | None:

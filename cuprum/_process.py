@@ -25,6 +25,12 @@ __all__ = ["Child", "build_env", "resolve_executable", "spawn"]
 
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 _HAS_PROC = os.path.isdir("/proc/self")
+# Where each program was found, per search path: a run does not search
+# PATH again while it has not changed. Only absolute search paths are
+# remembered (a relative entry depends on the working directory); an
+# executable that is gone when spawned is forgotten (`forget_executable`).
+_found: dict[tuple[str, str], str] = {}
+_FOUND_MAX = 512
 
 
 def build_env(overlay: Mapping[str, str | None] | None) -> dict[str, str] | None:
@@ -59,8 +65,15 @@ def resolve_executable(program: str, env: Mapping[str, str] | None) -> str:
             raise PermissionError(errno.EACCES, f"program {program!r} is not executable", program)
         return program
     search = (env if env is not None else os.environ).get("PATH", os.defpath)
+    found = _found.get((program, search))
+    if found is not None:
+        return found
     found = shutil.which(program, path=search)
     if found is not None:
+        if all(os.path.isabs(entry) for entry in search.split(os.pathsep)):
+            if len(_found) >= _FOUND_MAX:
+                _found.clear()
+            _found[program, search] = found
         return found
     for directory in search.split(os.pathsep):
         candidate = os.path.join(directory or ".", program)
@@ -71,6 +84,12 @@ def resolve_executable(program: str, env: Mapping[str, str] | None) -> str:
                 candidate,
             )
     raise ProgramNotFoundError(program, search)
+
+
+def forget_executable(executable: str) -> None:
+    """Drop ``executable`` from the lookup cache (it could not be executed)."""
+    for key in [key for key, found in _found.items() if found == executable]:
+        del _found[key]
 
 
 def group_has_live_members(pgid: int) -> bool:
@@ -109,6 +128,7 @@ class Child:
 
     __slots__ = (
         "_pidfd",
+        "_polling",
         "_popen",
         "_waiter",
         "exited_at",
@@ -122,7 +142,8 @@ class Child:
         self.exited_at: float | None = None
         self.signals_sent: set[int] = set()
         self._pidfd = -1
-        self._waiter: anyio.Event | None = None
+        self._waiter: anyio.Event | None = None  # for the tasks waiting on the poller
+        self._polling = False  # a task waits on the pidfd
         if _HAS_PIDFD:
             try:
                 self._pidfd = os.pidfd_open(popen.pid)
@@ -156,15 +177,19 @@ class Child:
         `terminate` in a shielded scope.
         """
         while self._popen.returncode is None:
-            if self._waiter is not None:
+            if self._polling:
+                if self._waiter is None:
+                    self._waiter = anyio.Event()
                 await self._waiter.wait()
                 continue
-            self._waiter = anyio.Event()
+            self._polling = True
             try:
                 await self._wait_once()
             finally:
+                self._polling = False
                 waiter, self._waiter = self._waiter, None
-                waiter.set()
+                if waiter is not None:
+                    waiter.set()
         self._reaped()
         return self._popen.returncode
 
@@ -188,7 +213,7 @@ class Child:
     def _reaped(self) -> None:
         if self.exited_at is None:
             self.exited_at = time.monotonic()
-        if self._waiter is None:
+        if not self._polling:
             # Not while a task waits on the pidfd (`poll` from another task):
             # that task wakes, as the pidfd is readable, and releases it.
             self.close()
@@ -302,7 +327,11 @@ def spawn(
             start_new_session=True,
         )
     except FileNotFoundError as exc:
+        forget_executable(executable)
         if cwd is not None and not os.path.isdir(cwd):
             raise
         raise ProgramNotFoundError(argv[0], os.environ.get("PATH")) from exc
+    except PermissionError:
+        forget_executable(executable)
+        raise
     return Child(popen)

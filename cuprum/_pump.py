@@ -12,9 +12,13 @@ that thread has returned.
 from __future__ import annotations
 
 import errno
+import fcntl
+import functools
+import math
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, TypeVar, final
@@ -24,8 +28,8 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ._backend import StreamBackend
-from ._capture import Capture
-from ._fdstream import FdReceiveStream, FdSendStream
+from ._capture import FIRST_READ, Capture
+from ._fdstream import FdReceiveStream, FdSendStream, buffered
 from ._native import load_extension
 
 __all__ = [
@@ -42,9 +46,18 @@ T = TypeVar("T")
 
 PUMP_CHUNK = 1 << 16
 RUST_PUMP_CHUNK = 1 << 20
-RUST_READ_CHUNK = 1 << 18
+RUST_READ_CHUNK = 1 << 20
 SPLICE_CHUNK = 1 << 20
+# Gathering small writes: a pump woken again within STREAMING seconds of its
+# last wake-up, with less than SMALL_MOVE bytes waiting, sleeps GATHER
+# seconds before it moves them (at most that much latency, only while a
+# stream of small writes is flowing).
+STREAMING = 0.002
+SMALL_MOVE = 1 << 16
+GATHER = 0.001
+GATHER_OFF = 0.01
 _HAS_SPLICE = hasattr(os, "splice")
+_F_GETPIPE_SZ: int = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
 
@@ -218,12 +231,32 @@ async def _splice_pump(
     busy = 0
     started = False
     poller = select.poll()
+    last_wake = -math.inf
+    gather_from = 0.0  # gathering is off until then
+    capacity = _capacity(src)
+    full = capacity - 4096  # full: the writer waits for room
     while True:
         try:
             moved = os.splice(src, dst, SPLICE_CHUNK, flags=flags)
         except BlockingIOError:
             busy = 0
-            await _wait_for_either_side(poller, src, dst)
+            if await _wait_for_either_side(poller, source, sink):
+                # Woken by a writer that found the pipe empty. When that
+                # happens again and again with little to move (a writer of
+                # small pieces, such as `seq` or `grep`), let the pieces
+                # gather first: one wake-up instead of hundreds.
+                now = time.monotonic()
+                if (
+                    now >= gather_from
+                    and now - last_wake < STREAMING
+                    and buffered(src) < SMALL_MOVE
+                ):
+                    await anyio.sleep(GATHER)
+                    if buffered(src) >= full:
+                        # The writer is fast enough to fill the pipe meanwhile:
+                        # pausing would slow it down. Move at once for a while.
+                        gather_from = time.monotonic() + GATHER_OFF
+                last_wake = now
             continue
         except (BrokenPipeError, ConnectionResetError):
             return PumpEnd.WRITER_GONE  # the reader downstream is gone: end quietly
@@ -241,8 +274,19 @@ async def _splice_pump(
             await anyio.lowlevel.checkpoint()
 
 
-async def _wait_for_either_side(poller: select.poll, src: int, dst: int) -> None:
-    """After EAGAIN, wait for the side that is not ready."""
+def _capacity(fd: int) -> int:
+    """The pipe's capacity (64 KiB if it cannot tell)."""
+    try:
+        return fcntl.fcntl(fd, _F_GETPIPE_SZ)
+    except OSError:
+        return 1 << 16
+
+
+async def _wait_for_either_side(
+    poller: select.poll, source: FdReceiveStream, sink: FdSendStream
+) -> bool:
+    """After EAGAIN, wait for the side that is not ready; True if it was the source."""
+    src, dst = source.fileno, sink.fileno
     poller.register(src, select.POLLIN)
     poller.register(dst, select.POLLOUT)
     try:
@@ -251,11 +295,14 @@ async def _wait_for_either_side(poller: select.poll, src: int, dst: int) -> None
         poller.unregister(src)
         poller.unregister(dst)
     if not ready.get(src, 0) & (select.POLLIN | select.POLLHUP):
-        await anyio.wait_readable(src)
-    elif not ready.get(dst, 0) & (select.POLLOUT | select.POLLERR):
-        await anyio.wait_writable(dst)
-    else:
-        await anyio.lowlevel.checkpoint()
+        await source.wait_readable()
+        return True
+    if not ready.get(dst, 0) & (select.POLLOUT | select.POLLERR):
+        await sink.wait_writable()
+        return False
+    # Both ready: the source ran dry and was refilled since the splice.
+    await anyio.lowlevel.checkpoint()
+    return True
 
 
 async def rust_consume(source: FdReceiveStream, capture: Capture, token: CancelToken) -> None:
@@ -266,19 +313,21 @@ async def rust_consume(source: FdReceiveStream, capture: Capture, token: CancelT
     stream that has more to give goes to the Rust ``consume`` call.
     """
     try:
-        first = await source.receive(RUST_READ_CHUNK)
+        first = await source.receive(FIRST_READ)
     except (anyio.EndOfStream, anyio.ClosedResourceError):
         return
     capture.add(first)
     limit = None if capture.limit is None else max(0, capture.limit - capture.kept)
     ext = _extension()
-    data, total = await anyio.to_thread.run_sync(
+    # The pieces go straight into the capture's buffer (`sink`): no bytes
+    # object per read, no join at the end.
+    _, total = await anyio.to_thread.run_sync(
         _in_thread,
-        ext.consume,
+        functools.partial(ext.consume, sink=capture.keep),
         source.fileno,
         limit,
         RUST_READ_CHUNK,
         token.fd,
         limiter=anyio.CapacityLimiter(1),
     )
-    capture.add_consumed(data, total)
+    capture.count(total)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, final
 
-from ._events import EventPhase, ExecEvent, new_id
+from ._events import new_id
+from ._execevent import EventPhase, ExecEvent, Stamp, line_event
 from ._policy import StageEnd, classify
 from ._results import CommandResult
 from ._transport import ChildProcess, transport_for
@@ -73,16 +74,21 @@ class Stage:
         """Where the stage runs, None for this machine."""
         return self.launch.host
 
-    def event(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> ExecEvent:
-        """Build an event of this stage."""
+    def stamp(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> Stamp:
+        """The fields of an event of this stage made now (all but the line)."""
         child = self.child
-        return ExecEvent(
+        launch = self.launch
+        return Stamp(
             phase=phase, run_id=self.run_id, pipeline_id=pipeline_id, stage_index=self.index,
             program=self.cmd.program, argv=self.cmd.argv, cwd=self.ctx.cwd,
             pid=child.pid if child else None, time=time.monotonic(), tags=self.ctx.tags,
-            unsafe=self.cmd.unsafe, host=self.launch.host, remote_pgid=self.launch.remote_pgid,
+            unsafe=self.cmd.unsafe, host=launch.host, remote_pgid=launch.remote_pgid,
             **fields,  # pyright: ignore[reportArgumentType]
         )  # fmt: skip
+
+    def event(self, phase: EventPhase, pipeline_id: str | None, **fields: object) -> ExecEvent:
+        """Build an event of this stage (not a line event: see `stamp`)."""
+        return line_event(self.stamp(phase, pipeline_id, **fields), None)
 
     def end(self, *, downstream_done: bool = False) -> StageEnd:
         """How the stage ended, by the failure policy."""

@@ -5,6 +5,7 @@ of a call; the extension never closes one. Blocking work runs with the GIL
 released. Errors are raised as ``OSError`` (subclasses by ``errno``).
 """
 
+from collections.abc import Callable
 from typing import Literal
 
 __all__ = ["__version__", "consume", "pump", "splice_available"]
@@ -40,9 +41,13 @@ def consume(
     max_output: int | None = None,
     buffer_size: int = 65536,
     cancel_fd: int = -1,
+    sink: Callable[[memoryview], object] | None = None,
 ) -> tuple[bytes, int]:
     """Read ``reader_fd`` to EOF (or until ``cancel_fd`` is readable).
 
     Keep at most ``max_output`` bytes (``None``: all) and drop the rest;
-    return ``(kept_bytes, total_bytes_read)``.
+    return ``(kept_bytes, total_bytes_read)``. With a ``sink``, each kept
+    piece is passed to it as it is read (a read-only ``memoryview``, valid
+    only during the call) and ``kept_bytes`` is empty; an exception from
+    ``sink`` stops the reading and is raised.
     """

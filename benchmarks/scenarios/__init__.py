@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from benchmarks.harness import Row
 from benchmarks.payloads import Payloads
-from benchmarks.scenarios import cancel, capture, lines, pipeline, remote, rss, spawn
+from benchmarks.scenarios import cancel, capture, lines, pipeline, remote, rss, shapes, spawn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +26,7 @@ class Scenario:
 
 SCENARIOS = (
     Scenario(name="pipeline", title=pipeline.TITLE, run=pipeline.run),
+    Scenario(name="shapes", title=shapes.TITLE, run=shapes.run),
     Scenario(name="capture", title=capture.TITLE, run=capture.run),
     Scenario(name="spawn", title=spawn.TITLE, run=spawn.run),
     Scenario(name="lines", title=lines.TITLE, run=lines.run),

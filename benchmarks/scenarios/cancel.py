@@ -22,7 +22,7 @@ from benchmarks.payloads import Payloads
 from cuprum import CAT, WC, sh
 from cuprum._pump import active_rust_calls
 
-TITLE = "6. Cancelled pump: time from cancel"
+TITLE = "7. Cancelled pump: time from cancel"
 
 
 def bench_cancel(

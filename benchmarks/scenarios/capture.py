@@ -1,4 +1,4 @@
-"""2. Capture throughput: ``cat F`` with capture=True against ``subprocess.run``."""
+"""3. Capture throughput: ``cat F`` with capture=True against ``subprocess.run``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from benchmarks.harness import (
     MiB,
     Pair,
     Row,
+    Timer,
     check,
     interleave,
     log,
@@ -27,7 +28,7 @@ from benchmarks.harness import (
 from benchmarks.payloads import Payloads
 from cuprum import CAT, sh
 
-TITLE = "2. Capture throughput (`cat F`, capture=True) vs subprocess.run"
+TITLE = "3. Capture throughput (`cat F`, capture=True) vs subprocess.run"
 
 
 def bench_capture(
@@ -41,12 +42,12 @@ def bench_capture(
     path = str(payloads.random(size))
     log(f"\ncapture {size_name(size)}: cat F, capture=True")
 
-    def subprocess_fn() -> float:
-        start = time.perf_counter()
+    def subprocess_fn() -> tuple[float, float]:
+        timer = Timer()
         proc = subprocess.run(["cat", path], capture_output=True, check=True)
-        seconds = time.perf_counter() - start
+        out = timer.stop()
         check(len(proc.stdout) == size, "bad subprocess.run capture")
-        return seconds
+        return out
 
     ref = Item("subprocess.run", "subprocess.run(capture_output)", subprocess_fn)
 
@@ -61,15 +62,15 @@ def bench_capture(
         return Item(f"run_process/{loop}", f"anyio.run_process {loop}", lambda: loop_run(loop, go))
 
     def cuprum_item(loop: str, backend: str) -> Item:
-        async def go() -> float:
+        async def go() -> tuple[float, float]:
             cmd = sh.make(CAT)(path)
-            start = time.perf_counter()
+            timer = Timer()
             result = await cmd.run()
-            seconds = time.perf_counter() - start
+            out = timer.stop()
             check(len(result.stdout_bytes or b"") == size, "bad cuprum capture")
-            return seconds
+            return out
 
-        def fn() -> float:
+        def fn() -> tuple[float, float]:
             use_backend(backend)
             return loop_run(loop, go)
 
@@ -82,10 +83,11 @@ def bench_capture(
     interleave(f"capture {size_name(size)}", pairs, rounds)
     rows: list[Row] = []
     run_process_median: dict[str, float] = {}
+    python_median: dict[str, float] = {}
     for pair in pairs:
         _, loop, *rest = pair.cand.key.split("/")
         backend = rest[0] if rest else None
-        target = TARGET_CAPTURE[backend] if backend else None
+        target = TARGET_CAPTURE if backend else None
         row = row_for("capture", pair, "MB/s", size, target)
         row.label = f"{size_name(size)} {pair.cand.label}"
         row.ref_samples = list(ref.samples)
@@ -94,6 +96,14 @@ def bench_capture(
             run_process_median[loop] = median(pair.cand.samples)
         else:
             row.extra["vs_run_process"] = run_process_median[loop] / median(pair.cand.samples)
+        if backend == "python":
+            python_median[loop] = median(pair.cand.samples)
+        elif backend == "rust" and loop in python_median:
+            # The Rust backend must be no slower than the Python one.
+            rel = python_median[loop] / median(pair.cand.samples)
+            row.extra["vs_python"] = rel
+            row.target += ", >= python"
+            row.ok = bool(row.ok) and rel >= 1.0
         rows.append(row)
     return rows
 

@@ -1,4 +1,4 @@
-"""7. Remote hosts on a loopback sshd: the same work with and without ``.on(host)``.
+"""8. Remote hosts on a loopback sshd: the same work with and without ``.on(host)``.
 
 The sshd is `devtools.loopback_sshd.run_sshd`; without ``/usr/sbin/sshd``
 the scenario gives one "skipped" row with the reason. No timing is asserted.
@@ -35,7 +35,7 @@ from benchmarks.payloads import Payloads
 from cuprum import CAT, SHA256SUM, TRUE, WC, sh
 from devtools.loopback_sshd import ALIAS, missing_reason, run_sshd
 
-TITLE = "7. Remote host (loopback sshd, cuprum.remote.SSHHost) vs the same run locally"
+TITLE = "8. Remote host (loopback sshd, cuprum.remote.SSHHost) vs the same run locally"
 
 REMOTE_LOOPS = ("asyncio", "trio")
 # What sshd puts in a session's environment (besides SSH_*): the login shell

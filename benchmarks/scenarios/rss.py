@@ -1,4 +1,4 @@
-"""5. Peak RSS growth during a pipeline with capture=False, measured in a child process."""
+"""6. Peak RSS growth during a pipeline with capture=False, measured in a child process."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import textwrap
 from benchmarks.harness import BACKENDS, LOOPS, TARGET_RSS, GiB, MiB, Row, check, log, size_name
 from benchmarks.payloads import Payloads
 
-TITLE = "5. Peak RSS growth during a pipeline, capture=False"
+TITLE = "6. Peak RSS growth during a pipeline, capture=False"
 
 RSS_CHILD = textwrap.dedent(
     """

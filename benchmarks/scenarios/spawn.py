@@ -1,10 +1,9 @@
-"""3. Spawn+wait latency of ``true`` against ``anyio.run_process`` on the same loop."""
+"""4. Spawn+wait latency of ``true`` against ``anyio.run_process`` on the same loop."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +17,7 @@ from benchmarks.harness import (
     Item,
     Pair,
     Row,
+    Timer,
     check,
     interleave,
     log,
@@ -28,7 +28,7 @@ from benchmarks.harness import (
 from benchmarks.payloads import Payloads
 from cuprum import TRUE, sh
 
-TITLE = "3. Spawn+wait latency of `true` (per spawn) vs anyio.run_process, same loop"
+TITLE = "4. Spawn+wait latency of `true` (per spawn) vs subprocess.run (capture_output=True)"
 
 
 async def spread(job: Callable[[], Any], n: int, width: int) -> None:
@@ -51,43 +51,46 @@ def spawn_items(
 ) -> dict[str, Item]:
     true = shutil.which("true") or "true"
 
-    def subprocess_fn() -> float:
+    def subprocess_fn() -> tuple[float, float]:
         def one(_: object = None) -> None:
             subprocess.run([true], capture_output=True, check=True)
 
-        start = time.perf_counter()
+        timer = Timer()
         if width == 1:
             for _ in range(count):
                 one()
         else:
             list(pool.map(one, range(count)))
-        return (time.perf_counter() - start) / count
+        seconds, cpu = timer.stop()
+        return seconds / count, cpu / count
 
     async def rp_one() -> None:
         await anyio.run_process([true])
 
-    async def rp_go() -> float:
-        start = time.perf_counter()
+    async def rp_go() -> tuple[float, float]:
+        timer = Timer()
         await spread(rp_one, count, width)
-        return (time.perf_counter() - start) / count
+        seconds, cpu = timer.stop()
+        return seconds / count, cpu / count
 
-    def cu_fn(backend: str) -> float:
+    def cu_fn(backend: str) -> tuple[float, float]:
         cmd = sh.make(TRUE)()
 
         async def one() -> None:
             result = await cmd.run()
             check(result.ok, "true failed")
 
-        async def go() -> float:
-            start = time.perf_counter()
+        async def go() -> tuple[float, float]:
+            timer = Timer()
             await spread(one, count, width)
-            return (time.perf_counter() - start) / count
+            seconds, cpu = timer.stop()
+            return seconds / count, cpu / count
 
         use_backend(backend)
         return loop_run(loop, go)
 
     items = {
-        "ref": Item(
+        "run_process": Item(
             f"run_process/{loop}", f"anyio.run_process {loop}", lambda: loop_run(loop, rp_go)
         ),
         "subprocess": Item("subprocess.run", "subprocess.run", subprocess_fn),
@@ -114,14 +117,14 @@ def bench_spawn(
             log(f"\nspawn+wait `true`, {mode}: batches of {count}, time per spawn")
             for loop in loops:
                 items = spawn_items(loop, count, width, pool, backends)
-                ref = items["ref"]
+                ref = items["subprocess"]
                 pairs = [Pair(items[b], ref) for b in backends]
-                pairs.append(Pair(items["subprocess"], ref))
+                pairs.append(Pair(items["run_process"], ref))
                 interleave(f"spawn {mode} {loop}", pairs, rounds)
                 for pair in pairs:
                     is_cuprum = pair.cand.key.startswith("cuprum")
                     row = row_for("spawn", pair, "s", 1, TARGET_SPAWN if is_cuprum else None)
-                    row.label = f"{mode} {pair.cand.label}" + ("" if is_cuprum else f" ({loop})")
+                    row.label = f"{mode} {pair.cand.label}"
                     row.ref_samples = list(ref.samples)
                     row.extra = {"loop": loop, "concurrency": width, "batch": count}
                     if not is_cuprum:

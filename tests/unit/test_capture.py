@@ -236,18 +236,30 @@ def test_capture_with_zero_limit_keeps_nothing() -> None:
     assert capture.total == 1
 
 
-def test_capture_add_consumed_appends_what_rust_kept() -> None:
+def test_capture_keeps_and_counts_what_rust_consume_read() -> None:
     capture = Capture(6)
     capture.add(b"ab")  # the first read, on the event loop
-    capture.add_consumed(b"wxyz", 100)  # what the Rust consume call kept and read
+    capture.keep(memoryview(b"wx"))  # pieces the Rust consume call kept...
+    capture.keep(memoryview(b"yz"))
+    capture.count(100)  # ...and everything it read
     assert capture.getvalue() == b"abwxyz"
     assert capture.kept == 6
     assert capture.total == 102
     assert capture.truncated
     empty = Capture(None)
-    empty.add_consumed(b"", 0)
+    empty.count(0)
     assert empty.getvalue() == b""
     assert not empty.truncated
+
+
+def test_capture_returns_bytes_and_can_be_read_again_and_added_to() -> None:
+    capture = Capture(None)
+    capture.add(memoryview(b"abc"))
+    first = capture.getvalue()
+    assert type(first) is bytes
+    capture.add(b"def")  # after a partial result was taken (a timeout)
+    assert capture.getvalue() == b"abcdef"
+    assert first == b"abc"
 
 
 @given(

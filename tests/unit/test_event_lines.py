@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
+import time
+import types
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -213,3 +221,82 @@ async def test_line_events_arrive_without_capture(
     assert lines_of(single, EventPhase.STDERR) == ["oops"]
     last_stage = [e for e in events if e.pipeline_id is not None and e.stage_index == 1]
     assert lines_of(last_stage, EventPhase.STDOUT) == [str(i) for i in range(3000)]
+
+
+@pytest.mark.parametrize("capture", [True, False], ids=["capture", "no-capture"])
+async def test_many_lines_across_reads_give_one_event_each_with_the_run_fields(
+    anyio_backend: str, cuprum_stream_backend: str, capture: bool, tmp_path: Path
+) -> None:
+    # About 1.2 MB: several reads, with lines cut at the read boundaries.
+    count = 60_000
+    path = tmp_path / "lines.txt"
+    expected = [f"line {i} " + "x" * (i % 23) for i in range(count)]
+    path.write_text("".join(f"{line}\n" for line in expected) + "tail")
+    sync_seen: list[ExecEvent] = []
+    async_seen: list[ExecEvent] = []
+
+    async def async_listener(event: ExecEvent) -> None:
+        async_seen.append(event)
+
+    cmd = sh.make(CAT)(str(path))
+    before = time.monotonic()
+    with sh.observe(sync_seen.append), sh.observe(async_listener):
+        result = await cmd.run(capture=capture)
+    after = time.monotonic()
+    assert sync_seen == async_seen
+    lines = [e for e in sync_seen if e.phase is EventPhase.STDOUT]
+    assert [e.line for e in lines] == [*expected, "tail"]
+    assert_well_formed(sync_seen)
+    start = next(e for e in sync_seen if e.phase is EventPhase.START)
+    for event in lines:
+        assert (event.run_id, event.pid, event.argv, event.program) == (
+            start.run_id, result.pid, cmd.argv, cmd.program,
+        )  # fmt: skip
+        assert (event.pipeline_id, event.stage_index, event.cwd, event.host) == (
+            None,
+            0,
+            None,
+            None,
+        )
+        assert (event.exit_code, event.duration, event.ok, event.bytes_out) == (None,) * 4
+    times = [e.time for e in lines]
+    assert times == sorted(times)
+    assert before <= times[0] <= times[-1] <= after
+    assert result.stdout_bytes == (path.read_bytes() if capture else None)
+
+
+def _event(**fields: object) -> ExecEvent:
+    base: dict[str, Any] = {
+        "phase": EventPhase.STDOUT, "run_id": "run-1", "pipeline_id": None, "stage_index": 0,
+        "program": "cat", "argv": ("cat",), "cwd": None, "pid": 7, "time": 1.5,
+        "tags": {"k": "v"},
+    }  # fmt: skip
+    return ExecEvent(**{**base, **fields})
+
+
+def test_an_event_is_a_frozen_value_with_the_dataclass_protocol() -> None:
+    event = _event(line="hello")
+    assert event == _event(line="hello")
+    assert event != _event(line="other")
+    assert (event.exit_code, event.unsafe, event.remote_pgid) == (None, False, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.line = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del event.phase  # type: ignore[misc]
+    assert dataclasses.is_dataclass(event)
+    names = [f.name for f in dataclasses.fields(event)]
+    assert names[:10] == ["phase", "run_id", "pipeline_id", "stage_index", "program", "argv",
+                          "cwd", "pid", "time", "line"]  # fmt: skip
+    assert len(names) == 18
+    assert dataclasses.asdict(event)["line"] == "hello"
+    assert dataclasses.asdict(event)["tags"] == {"k": "v"}
+    changed = dataclasses.replace(event, line="bye", exit_code=3)
+    assert (changed.line, changed.exit_code, changed.run_id) == ("bye", 3, "run-1")
+    assert pickle.loads(pickle.dumps(event)) == event
+    assert copy.deepcopy(event) == event
+    assert repr(event).startswith("ExecEvent(phase=<EventPhase.STDOUT: 'stdout'>, run_id='run-1'")
+    assert "line='hello'" in repr(event)
+    hashable = _event(tags=types.MappingProxyType({}))
+    with pytest.raises(TypeError):
+        hash(hashable)  # a mappingproxy is not hashable, as with the dataclass
+    assert _event(phase=EventPhase.EXIT, exit_code=0).outcome == "ok"

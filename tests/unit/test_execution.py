@@ -388,6 +388,36 @@ async def test_missing_program_uses_overlaid_path(anyio_backend: str, tmp_path: 
     assert info.value.path == str(tmp_path)
 
 
+def _script(directory: Path, name: str, says: str) -> None:
+    directory.mkdir(exist_ok=True)
+    script = directory / name
+    script.write_text(f"#!/bin/sh\necho {says}\n")
+    script.chmod(0o755)
+
+
+async def test_program_lookup_follows_path_changes_and_removals(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    # The lookup is remembered per PATH value: a changed PATH searches
+    # again, and a program removed since is reported as missing.
+    first, second = tmp_path / "first", tmp_path / "second"
+    _script(second, "cuprum-probe", "second")
+    cmd = cuprum.unsafe.dynamic(["cuprum-probe"])
+    only_second = ExecutionContext(env={"PATH": str(second)})
+    assert (await cmd.run(context=only_second)).stdout == "second\n"
+    assert (await cmd.run(context=only_second)).stdout == "second\n"
+    _script(first, "cuprum-probe", "first")
+    both = ExecutionContext(env={"PATH": f"{first}{os.pathsep}{second}"})
+    assert (await cmd.run(context=both)).stdout == "first\n"
+    (second / "cuprum-probe").unlink()
+    with pytest.raises(ProgramNotFoundError):
+        await cmd.run(context=only_second)
+    with pytest.raises(ProgramNotFoundError):
+        await cmd.run(context=only_second)  # searched again: still missing
+    _script(second, "cuprum-probe", "back")
+    assert (await cmd.run(context=only_second)).stdout == "back\n"
+
+
 async def test_missing_program_by_path(anyio_backend: str, tmp_path: Path) -> None:
     with pytest.raises(ProgramNotFoundError):
         await cuprum.unsafe.dynamic([str(tmp_path / "nothing-here")]).run()

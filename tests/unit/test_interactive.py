@@ -218,6 +218,36 @@ async def test_lines_timeout_covers_the_whole_iteration(anyio_backend: str) -> N
     leaks.assert_clean()
 
 
+async def test_lines_of_an_endless_producer_can_be_cancelled_and_timed_out(
+    anyio_backend: str,
+) -> None:
+    # `yes` always has output waiting: the loop must still let a cancel
+    # scope, a timeout and the other tasks of the loop through.
+    leaks = LeakChecker()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    seen = 0
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        with anyio.move_on_after(0.3) as scope:
+            async for _ in unsafe.dynamic(["yes"]).lines():
+                seen += 1
+        tg.cancel_scope.cancel()
+    assert scope.cancelled_caught
+    assert seen > 1000
+    assert ticks > 10
+    with pytest.raises(TimeoutExpired):
+        async for _ in unsafe.dynamic(["yes"]).lines(timeout=0.3):
+            pass
+    leaks.assert_clean()
+
+
 async def test_lines_over_ten_million_lines_keeps_memory_flat(anyio_backend: str) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     count = 0

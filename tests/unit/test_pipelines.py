@@ -239,6 +239,42 @@ async def test_100_mib_through_three_cats_to_sha256sum(
     assert elapsed < 30, f"100 MiB through three pumps took {elapsed:.1f} s"
 
 
+async def test_small_writes_through_pumps_arrive_whole_and_in_order(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    # `seq` writes 4 KiB at a time: the pumps gather such pieces before
+    # moving them; nothing may be lost, reordered or held back at the end.
+    assert_backend(cuprum_stream_backend)
+    count = 300_000
+    seq = unsafe.dynamic(["seq", str(count)])
+    with anyio.fail_after(60):
+        result = await (seq | cat() | cat()).run()
+    assert result.ok
+    expected = "".join(f"{i}\n" for i in range(1, count + 1))
+    assert result.stdout == expected
+    assert result.stages[0].exit_code == 0
+
+
+async def test_a_trickle_through_pumps_is_delivered_before_the_writer_ends(
+    anyio_backend: str, cuprum_stream_backend: str
+) -> None:
+    # A writer of a line every 2 ms (the pace at which the pumps gather):
+    # every line comes out, in order, while it still runs.
+    assert_backend(cuprum_stream_backend)
+    code = (
+        "import sys, time\n"
+        "for i in range(30):\n"
+        "    sys.stdout.write(f'{i}\\n'); sys.stdout.flush(); time.sleep(0.002)\n"
+    )
+    producer = unsafe.dynamic(python_child(code))
+    seen: list[str] = []
+    with anyio.fail_after(30):
+        async with (producer | cat() | cat()).open(stdout=True) as proc:
+            async for line in proc.lines():
+                seen.append(line)
+    assert seen == [str(i) for i in range(30)]
+
+
 @pytest.mark.parametrize(
     "size",
     [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, MiB],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -123,3 +124,27 @@ async def test_runaway_child_with_max_output_does_not_exhaust_memory(
 def test_negative_max_output_is_refused() -> None:
     with pytest.raises(ValueError, match="max_output"):
         sh.make(CAT)().run_sync(max_output=-1)
+
+
+_MIB = 1 << 20
+# Around the first read (64 KiB), the largest read (1 MiB) and the pipe size.
+_SIZES = [0, 1, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, _MIB - 1, _MIB, _MIB + 1, 3 * _MIB + 7]
+
+
+@pytest.mark.parametrize("size", _SIZES)
+async def test_capture_is_exact_around_the_read_sizes(
+    anyio_backend: str, cuprum_stream_backend: str, size: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "payload"
+    payload = os.urandom(size)
+    path.write_bytes(payload)
+    result = await sh.make(CAT)(str(path)).run()
+    assert type(result.stdout_bytes) is bytes
+    assert result.stdout_bytes == payload
+    assert not result.truncated
+    for limit in (size - 1, size, (1 << 16) + 1):
+        if limit < 0:
+            continue
+        bounded = await sh.make(CAT)(str(path)).run(max_output=limit)
+        assert bounded.stdout_bytes == payload[:limit]
+        assert bounded.truncated == (size > limit)

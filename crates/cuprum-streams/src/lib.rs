@@ -127,11 +127,17 @@ fn py_pump(
 
 /// Read `reader_fd` to EOF (or until `cancel_fd` is readable), keeping at
 /// most `max_output` bytes. Returns `(kept_bytes, total_bytes_read)`.
+///
+/// With a `sink`, the kept bytes are not returned (`kept_bytes` is empty):
+/// each piece is passed to `sink` as it is read, as a read-only
+/// `memoryview` valid only during the call (it is released afterwards), so
+/// the caller keeps the bytes where it wants them without a concatenation.
+/// An exception from `sink` stops the reading and is raised.
 #[pyfunction]
 #[pyo3(
     name = "consume",
-    signature = (reader_fd, max_output = None, buffer_size = 65536, cancel_fd = -1),
-    text_signature = "(reader_fd, max_output=None, buffer_size=65536, cancel_fd=-1)"
+    signature = (reader_fd, max_output = None, buffer_size = 65536, cancel_fd = -1, sink = None),
+    text_signature = "(reader_fd, max_output=None, buffer_size=65536, cancel_fd=-1, sink=None)"
 )]
 fn py_consume(
     py: Python<'_>,
@@ -139,6 +145,7 @@ fn py_consume(
     max_output: Option<i64>,
     buffer_size: i64,
     cancel_fd: RawFd,
+    sink: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'_, PyBytes>, u64)> {
     let max_output = max_output
         .map(|max| {
@@ -150,6 +157,10 @@ fn py_consume(
         buffer_size: buffer_size_arg(buffer_size)?,
         ..consume::ConsumeOptions::default()
     };
+    if let Some(sink) = sink {
+        let total = consume_to_sink(py, reader_fd, cancel_fd, &options, &sink)?;
+        return Ok((PyBytes::new(py, b""), total));
+    }
     let outcome = py
         .detach(|| {
             with_fds(&[reader_fd], cancel_fd, |fds, cancel| {
@@ -158,6 +169,67 @@ fn py_consume(
         })
         .map_err(to_py_err)?;
     Ok((PyBytes::new(py, &outcome.kept), outcome.total))
+}
+
+/// The `sink` form of `consume`: reads without the GIL, takes it to hand
+/// each piece over. Returns the bytes read.
+fn consume_to_sink(
+    py: Python<'_>,
+    reader_fd: RawFd,
+    cancel_fd: RawFd,
+    options: &consume::ConsumeOptions,
+    sink: &Py<PyAny>,
+) -> PyResult<u64> {
+    let mut failure: Option<PyErr> = None;
+    let mut still_viewed = false;
+    let mut scratch = Vec::new();
+    let outcome = py.detach(|| {
+        with_fds(&[reader_fd], cancel_fd, |fds, cancel| {
+            consume::consume_into(fds[0], cancel, options, &mut scratch, |piece| {
+                Python::attach(|py| hand_over(py, sink, piece, &mut still_viewed)).map_err(|err| {
+                    failure = Some(err);
+                    io::Error::other("the sink raised")
+                })
+            })
+        })
+    });
+    if still_viewed {
+        // A view of the buffer outlived its call: never free memory that
+        // Python code can still read.
+        std::mem::forget(scratch);
+    }
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    Ok(outcome.map_err(to_py_err)?.total)
+}
+
+/// Calls `sink` with a read-only view of `piece`, then releases the view.
+fn hand_over(
+    py: Python<'_>,
+    sink: &Py<PyAny>,
+    piece: &[u8],
+    still_viewed: &mut bool,
+) -> PyResult<()> {
+    let len = isize::try_from(piece.len()).map_err(|_| PyValueError::new_err("piece too large"))?;
+    // SAFETY: `PyMemoryView_FromMemory` with `PyBUF_READ` makes a read-only
+    // view of `piece`, which stays alive and unchanged until the view is
+    // released below (or, if it cannot be, is never freed: `still_viewed`).
+    let view = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyMemoryView_FromMemory(
+                piece.as_ptr().cast_mut().cast(),
+                len,
+                pyo3::ffi::PyBUF_READ,
+            ),
+        )
+    }?;
+    let called = sink.bind(py).call1((&view,));
+    if view.call_method0("release").is_err() {
+        *still_viewed = true;
+    }
+    called.map(drop)
 }
 
 /// The `cuprum._streams_rs` extension module.

@@ -65,6 +65,7 @@ pub(crate) fn transfer(
     progress: &mut Progress,
 ) -> io::Result<Option<PumpEnd>> {
     const FLAGS: libc::c_uint = libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK;
+    let mut gather = Gather::default();
     loop {
         if cancel.is_due_and_set()? {
             return Ok(Some(PumpEnd::Cancelled));
@@ -84,10 +85,14 @@ pub(crate) fn transfer(
         match sys::errno(&err) {
             Some(libc::EINTR) => {}
             Some(libc::EAGAIN) => {
+                let starved = sys::buffered(reader.fd()).is_ok_and(|n| n == 0);
                 // Either side may be the one not ready; each wait returns at
                 // once if its side is ready.
                 if cancel.wait_readable(reader.fd())? == Wake::Cancelled {
                     return Ok(Some(PumpEnd::Cancelled));
+                }
+                if starved {
+                    gather.woken(reader);
                 }
                 match cancel.wait_writable(writer.fd())? {
                     Wake::Ready => {}
@@ -98,5 +103,37 @@ pub(crate) fn transfer(
             Some(libc::EINVAL | libc::ENOSYS) => return Ok(None),
             _ => return Err(err),
         }
+    }
+}
+
+/// Gathering small writes. A writer that writes small pieces (`seq`,
+/// `grep`: 4 KiB at a time) into an empty pipe wakes the pump for each
+/// piece. When the pump is woken again within [`Gather::STREAMING`] of its
+/// last wake-up and finds less than [`Gather::SMALL`] bytes waiting, it
+/// sleeps [`Gather::PAUSE`] first, so one wake-up moves many pieces. An
+/// isolated write is moved at once; a stream of small writes gets at most
+/// `PAUSE` of extra latency per pump.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Default)]
+struct Gather {
+    last_wake: Option<std::time::Instant>,
+}
+
+#[cfg(target_os = "linux")]
+impl Gather {
+    const STREAMING: std::time::Duration = std::time::Duration::from_millis(2);
+    const SMALL: usize = 64 * 1024;
+    const PAUSE: std::time::Duration = std::time::Duration::from_micros(250);
+
+    /// Called when the pump was woken by data arriving in an empty source.
+    fn woken(&mut self, reader: &Endpoint<'_>) {
+        let now = std::time::Instant::now();
+        let streaming = self
+            .last_wake
+            .is_some_and(|last| now.duration_since(last) < Self::STREAMING);
+        if streaming && sys::buffered(reader.fd()).is_ok_and(|n| n < Self::SMALL) {
+            std::thread::sleep(Self::PAUSE);
+        }
+        self.last_wake = Some(now);
     }
 }

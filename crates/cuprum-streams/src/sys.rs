@@ -260,6 +260,19 @@ pub fn set_pipe_size(fd: BorrowedFd<'_>, size: libc::c_int) -> io::Result<usize>
     Ok(ret.unsigned_abs() as usize)
 }
 
+/// Bytes waiting to be read in the pipe `fd` (`FIONREAD`).
+///
+/// # Errors
+/// Any `ioctl` error.
+#[cfg(target_os = "linux")]
+pub fn buffered(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one `int` through the pointer, which points to
+    // `count`, alive for the call.
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &raw mut count) })?;
+    Ok(count.unsigned_abs() as usize)
+}
+
 /// The `errno` of an error, if it has one.
 #[must_use]
 pub fn errno(err: &io::Error) -> Option<libc::c_int> {

@@ -115,3 +115,79 @@ fn already_cancelled_consume_reads_nothing() {
     assert_eq!(outcome.total, 0);
     assert!(outcome.kept.is_empty());
 }
+
+fn run_into(total: u64, max_output: Option<usize>, buffer_size: usize) {
+    for (nonblocking, allow_nowait) in MODES {
+        let (r, w) = pipe();
+        if nonblocking {
+            set_nonblocking(&r);
+        }
+        let producer = spawn_producer(w, total);
+        let options = ConsumeOptions {
+            max_output,
+            buffer_size,
+            allow_nowait,
+        };
+        let mut kept = Vec::new();
+        let mut pieces = 0usize;
+        let mut scratch = Vec::new();
+        let outcome = consume_into(r.as_fd(), None, &options, &mut scratch, |piece| {
+            assert!(!piece.is_empty() && piece.len() <= buffer_size);
+            pieces += 1;
+            kept.extend_from_slice(piece);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(producer.join().unwrap(), total);
+        assert_eq!(outcome.total, total);
+        assert!(!outcome.cancelled);
+        let expect_kept = max_output.map_or(total, |max| total.min(max as u64));
+        assert_eq!(kept.len() as u64, expect_kept);
+        assert!(pieces as u64 <= expect_kept);
+        check_stream(&kept, 0);
+    }
+}
+
+#[test]
+fn consume_into_hands_over_everything_without_a_limit() {
+    run_into(5 * MIB + 3, None, DEFAULT_BUFFER_SIZE);
+    run_into(0, None, DEFAULT_BUFFER_SIZE);
+    run_into(10_000, None, 1);
+}
+
+#[test]
+fn consume_into_hands_over_a_prefix_and_counts_the_rest() {
+    run_into(3 * MIB + 1, Some(1000), DEFAULT_BUFFER_SIZE);
+    run_into(3 * MIB + 1, Some(0), DEFAULT_BUFFER_SIZE);
+    run_into(3 * MIB + 1, Some(MIB_USIZE + 5), 4096);
+    run_into(1000, Some(1000), 7);
+}
+
+#[test]
+fn consume_into_stops_at_the_first_error_of_its_sink() {
+    let (r, w) = pipe();
+    let producer = spawn_producer(w, 3 * MIB);
+    let mut calls = 0;
+    let mut scratch = Vec::new();
+    let options = ConsumeOptions::default();
+    let err = consume_into(r.as_fd(), None, &options, &mut scratch, |_| {
+        calls += 1;
+        Err(io::Error::other("sink refused"))
+    })
+    .unwrap_err();
+    assert_eq!(err.to_string(), "sink refused");
+    assert_eq!(calls, 1);
+    drop(r);
+    let _ = producer.join();
+}
+
+#[test]
+fn consume_into_rejects_a_zero_buffer_size() {
+    let (r, _w) = pipe();
+    let options = ConsumeOptions {
+        buffer_size: 0,
+        ..ConsumeOptions::default()
+    };
+    let err = consume_into(r.as_fd(), None, &options, &mut Vec::new(), |_| Ok(())).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}

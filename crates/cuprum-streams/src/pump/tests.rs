@@ -371,9 +371,8 @@ fn signals_without_sa_restart_do_not_break_transfers() {
         let (up_r, up_w) = pipe();
         let (down_r, down_w) = pipe();
         setup.prepare(&up_r, &down_w);
+        let before = SIGNALS.load(Ordering::Relaxed);
         let producer = spawn_producer(up_w, total);
-        // A slowish reader keeps the pump waiting (and being interrupted).
-        let verifier = spawn_verifier_with(down_r, 32 * 1024, Duration::ZERO, u64::MAX);
         let done = Arc::new(AtomicBool::new(false));
         let done_in_pump = Arc::clone(&done);
         let pumper = thread::spawn(move || {
@@ -382,7 +381,6 @@ fn signals_without_sa_restart_do_not_break_transfers() {
             outcome
         });
         let target = pumper.as_pthread_t();
-        let before = SIGNALS.load(Ordering::Relaxed);
         let killer = thread::spawn(move || {
             let mut sent = 0usize;
             while !done.load(Ordering::SeqCst) {
@@ -394,6 +392,14 @@ fn signals_without_sa_restart_do_not_break_transfers() {
             }
             sent
         });
+        // Nobody reads until the pump, blocked on the full pipe, has been
+        // interrupted a good number of times (a fast machine would
+        // otherwise finish the transfer before the signals arrive).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while SIGNALS.load(Ordering::Relaxed) - before < 20 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let verifier = spawn_verifier_with(down_r, 32 * 1024, Duration::ZERO, u64::MAX);
         let sent = killer.join().unwrap();
         let outcome = pumper.join().unwrap().unwrap();
         assert_eq!(producer.join().unwrap(), total);
