@@ -12,7 +12,17 @@ from dataclasses import dataclass
 
 from benchmarks.harness import Row
 from benchmarks.payloads import Payloads
-from benchmarks.scenarios import cancel, capture, lines, onehost, pipeline, remote, rss, spawn
+from benchmarks.scenarios import (
+    cancel,
+    capture,
+    fleet,
+    lines,
+    onehost,
+    pipeline,
+    remote,
+    rss,
+    spawn,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,4 +43,5 @@ SCENARIOS = (
     Scenario(name="cancel", title=cancel.TITLE, run=cancel.run),
     Scenario(name="remote", title=remote.TITLE, run=remote.run),
     Scenario(name="onehost", title=onehost.TITLE, run=onehost.run),
+    Scenario(name="fleet", title=fleet.TITLE, run=fleet.run),
 )
