@@ -362,3 +362,22 @@ def server_cpu(listener_pids: tuple[int, ...]) -> float:
         if pid in stats
     )
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def fair_config(config: Path, directory: Path, login: Login) -> Path:
+    """An ssh_config like ``config`` (from `run_sshd`) that logs in as ``login``.
+
+    sshd reads ``authorized_keys`` as the login user, so the server's
+    directory and that file become readable to it (0755, 0644).
+    """
+    directory.chmod(0o755)
+    keys = directory / "authorized_keys"
+    if keys.exists():
+        keys.chmod(0o644)
+    lines = [
+        f"    User {login.user}" if line.strip().startswith("User ") else line
+        for line in config.read_text().splitlines()
+    ]
+    fair = directory / "ssh_config_fair"
+    fair.write_text("\n".join(lines) + "\n")
+    return fair
