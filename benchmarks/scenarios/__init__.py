@@ -12,7 +12,18 @@ from dataclasses import dataclass
 
 from benchmarks.harness import Row
 from benchmarks.payloads import Payloads
-from benchmarks.scenarios import cancel, capture, lines, pipeline, remote, rss, shapes, spawn
+from benchmarks.scenarios import (
+    cancel,
+    capture,
+    fleet,
+    lines,
+    onehost,
+    pipeline,
+    remote,
+    rss,
+    shapes,
+    spawn,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,4 +44,6 @@ SCENARIOS = (
     Scenario(name="rss", title=rss.TITLE, run=rss.run),
     Scenario(name="cancel", title=cancel.TITLE, run=cancel.run),
     Scenario(name="remote", title=remote.TITLE, run=remote.run),
+    Scenario(name="onehost", title=onehost.TITLE, run=onehost.run),
+    Scenario(name="fleet", title=fleet.TITLE, run=fleet.run),
 )

@@ -1,6 +1,8 @@
 """8. Remote hosts on a loopback sshd: the same work with and without ``.on(host)``.
 
-The sshd is `devtools.loopback_sshd.run_sshd`; without ``/usr/sbin/sshd``
+The sshd is `devtools.loopback_sshd.run_sshd`, logged in with the fair
+login of `benchmarks.loopback` (as root: a user whose shell is /bin/sh, so
+that root's ``.bashrc`` does not swamp every figure); without ``/usr/sbin/sshd``
 the scenario gives one "skipped" row with the reason. No timing is asserted.
 """
 
@@ -31,6 +33,7 @@ from benchmarks.harness import (
     size_name,
     use_backend,
 )
+from benchmarks.loopback import Login, fair_config, fair_login
 from benchmarks.payloads import Payloads
 from cuprum import CAT, SHA256SUM, TRUE, WC, sh
 from devtools.loopback_sshd import ALIAS, missing_reason, run_sshd
@@ -43,16 +46,22 @@ REMOTE_LOOPS = ("asyncio", "trio")
 SSHD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def login_shell_versus(count: int) -> Versus:
-    """The user's login shell running `true` as sshd starts it, vs without rc files.
+def login_shell_versus(count: int, login: Login) -> Versus:
+    """The login's shell running `true` as sshd starts it, vs without rc files.
 
     sshd runs a command as ``<login shell> -c <command>`` with ``SSH_CLIENT``
     set, and bash then reads ``~/.bashrc`` even though it is not
-    interactive; without ``SSH_CLIENT`` it reads nothing.
+    interactive; without ``SSH_CLIENT`` it reads nothing. Run as the login
+    (`benchmarks.loopback.fair_login`) the remote rows use.
     """
     import pwd
 
-    entry = pwd.getpwuid(os.getuid())
+    entry = pwd.getpwnam(login.user)
+    as_user = (
+        {}
+        if entry.pw_uid == os.getuid()
+        else {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    )
     shell = entry.pw_shell or "/bin/sh"
     base = {
         "HOME": entry.pw_dir,
@@ -78,12 +87,15 @@ def login_shell_versus(count: int) -> Versus:
                 capture_output=True,
                 check=True,
                 cwd=entry.pw_dir,
+                **as_user,
             )
             times.append(time.perf_counter() - start)
         return times
 
     name = Path(shell).name
-    return Versus(f"login shell: {name} -c true", lambda: runs(as_sshd), lambda: runs(base))
+    return Versus(
+        f"login shell: {name} -c true ({login.user})", lambda: runs(as_sshd), lambda: runs(base)
+    )
 
 
 def bench_remote(
@@ -121,14 +133,17 @@ def bench_remote(
             reason = f"the loopback sshd did not start: {exc}"
             log(f"  skipped: {reason}")
             return [Row("remote", "skipped", "s", [], extra={"kind": "skipped", "reason": reason})]
-        log(f"  sshd on 127.0.0.1:{server.port} (pid {server.pid}), config {server.config}")
+        login = fair_login()
+        config = fair_config(server.config, directory, login)
+        log(f"  sshd on 127.0.0.1:{server.port} (pid {server.pid}), config {config}")
+        log(f"  login: {login.text} ({login.why})")
 
         def on_host(
             loop: str, backend: str, body: Callable[[SSHHost | None], Awaitable[list[float]]]
         ) -> list[float]:
             async def go() -> list[float]:
                 start = time.perf_counter()
-                async with SSHHost(ALIAS, config_file=server.config) as host:
+                async with SSHHost(ALIAS, config_file=config) as host:
                     connects.append(time.perf_counter() - start)
                     return await body(host)
 
@@ -196,7 +211,7 @@ def bench_remote(
             ]
 
         latency = per_variant("`true`", true_batch)
-        shell = login_shell_versus(shell_runs)
+        shell = login_shell_versus(shell_runs, login)
         alternate("remote true", [*latency, shell], latency_rounds)
         trips = per_variant(f"{size_name(size)} round trip", trip)
         alternate(f"remote {size_name(size)}", trips, trip_rounds)
