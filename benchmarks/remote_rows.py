@@ -91,3 +91,22 @@ def ms_row(
             **extra,
         },
     )
+
+
+async def time_true(host: Any, count: int) -> list[float]:
+    """``count`` sequential runs of ``true`` (on ``host``, or here for None), after one untimed."""
+    import time
+
+    from benchmarks.harness import check
+    from cuprum import TRUE, sh
+
+    cmd = sh.make(TRUE)()
+    cmd = cmd if host is None else cmd.on(host)
+    check((await cmd.run()).ok, "true failed")  # warm-up, not timed
+    times: list[float] = []
+    for _ in range(count):
+        start = time.perf_counter()
+        result = await cmd.run()
+        times.append(time.perf_counter() - start)
+        check(result.ok, f"true failed: {result!r}")
+    return times

@@ -30,7 +30,7 @@ from benchmarks.loopback import (
     server_cpu,
 )
 from benchmarks.payloads import Payloads
-from benchmarks.remote_rows import client_env, ms_row, skipped, unavailable
+from benchmarks.remote_rows import client_env, ms_row, skipped, time_true, unavailable
 
 TITLE = (
     "9. One host vs asyncssh, fair login (shell /bin/sh): `true` one at a time; burst = 200 x"
@@ -61,19 +61,9 @@ def asyncssh_true(fleet: Fleet, count: int) -> list[float]:
 
 
 def cuprum_true(fleet: Fleet, count: int, loop: str, client: str | None) -> list[float]:
-    from cuprum import TRUE, sh
-
     async def go() -> list[float]:
         async with cuprum_hosts(fleet, 1, max_sessions=16) as hosts:
-            cmd = sh.make(TRUE)().on(hosts[0])
-            check((await cmd.run()).ok, "true failed")
-            times: list[float] = []
-            for _ in range(count):
-                start = time.perf_counter()
-                result = await cmd.run()
-                times.append(time.perf_counter() - start)
-                check(result.ok, f"true failed: {result!r}")
-        return times
+            return await time_true(hosts[0], count)
 
     with client_env(client):
         return loop_run(loop, go)

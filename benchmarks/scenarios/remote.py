@@ -35,7 +35,8 @@ from benchmarks.harness import (
 )
 from benchmarks.loopback import Login, fair_config, fair_login
 from benchmarks.payloads import Payloads
-from cuprum import CAT, SHA256SUM, TRUE, WC, sh
+from benchmarks.remote_rows import time_true
+from cuprum import CAT, SHA256SUM, WC, sh
 from devtools.loopback_sshd import ALIAS, missing_reason, run_sshd
 
 TITLE = "8. Remote host (loopback sshd, cuprum.remote.SSHHost) vs the same run locally"
@@ -157,16 +158,7 @@ def bench_remote(
             return loop_run(loop, lambda: body(None))
 
         async def true_batch(host: SSHHost | None) -> list[float]:
-            cmd = sh.make(TRUE)()
-            cmd = cmd if host is None else cmd.on(host)
-            check((await cmd.run()).ok, "true failed")  # warm-up, not timed
-            times: list[float] = []
-            for _ in range(count):
-                start = time.perf_counter()
-                result = await cmd.run()
-                times.append(time.perf_counter() - start)
-                check(result.ok, f"true failed: {result!r}")
-            return times
+            return await time_true(host, count)
 
         def round_trip(host: SSHHost | None, last: cuprum.SafeCmd) -> cuprum.Pipeline:
             cat = sh.make(CAT)
