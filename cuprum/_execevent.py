@@ -15,7 +15,7 @@ import dataclasses
 import signal
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any, cast, final
+from typing import Any, ClassVar, cast, final
 
 __all__ = ["EventPhase", "ExecEvent", "Stamp", "line_event"]
 
@@ -111,7 +111,9 @@ class ExecEvent:
         single commands).
     host : str | None
         The remote host (the `cuprum.remote.SSHHost` destination), None for
-        local runs. ``pid`` is then the local ``ssh`` client's.
+        local runs. ``pid`` is then the host's ControlMaster's, the local
+        process that carries the session (an ``ssh`` client's with
+        ``CUPRUM_REMOTE_CLIENT=ssh``).
     remote_pgid : int | None
         The remote command's process group, once its wrapper reported it
         (None for local runs and before).
@@ -122,7 +124,7 @@ class ExecEvent:
     _line: str | None
     _stamp: Stamp
     # The dataclass protocol, so `dataclasses.fields`, `replace` and `asdict` work.
-    __dataclass_fields__ = Stamp.__dataclass_fields__  # pyright: ignore[reportUnannotatedClassAttribute]
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]] = Stamp.__dataclass_fields__
 
     def __init__(
         self,

@@ -19,7 +19,8 @@ is set) and ``process.exit.code``; cuprum adds ``cuprum.run_id``,
 ``cancelled``), ``cuprum.bytes_out`` (bytes a non-last stage pumped) and
 one ``cuprum.tag.<key>`` per tag. A command run on a remote host (see
 `cuprum.remote`) also gets ``server.address`` (and ``cuprum.host``): the
-host's destination; ``process.pid`` is then the local ``ssh`` client's.
+host's destination; ``process.pid`` is then the host's ControlMaster's (the
+local process carrying the session).
 A run that fails, times out or is cancelled gets the status ERROR with a
 description; a successful one leaves the status unset, as instrumentation
 libraries should.
