@@ -29,12 +29,15 @@ class SSHHost:
 
     ``async with SSHHost(...) as host`` starts an OpenSSH ControlMaster
     (``ssh -M -N -o ControlPersist=no``) as a child of this process, waits
-    until it answers ``ssh -O check``, and checks once that the login shell
-    is a POSIX shell. Commands then run on it with ``cmd.on(host)``,
+    until it answers on its control socket, and checks once that the login
+    shell is a POSIX shell. Commands then run on it with ``cmd.on(host)``,
     ``ExecutionContext(host=host)`` or ``sh.scoped(host=host)``; each is a
-    local ``ssh`` client multiplexed over the master. Leaving the block
-    stops the master (``ssh -O exit``, then SIGTERM/SIGKILL) and removes its
-    socket directory.
+    session of the master that cuprum opens itself on the control socket
+    (OpenSSH's multiplexing protocol), or a local ``ssh`` client through the
+    master where it refuses that protocol or ``CUPRUM_REMOTE_CLIENT=ssh``.
+    Leaving the block stops the master (``ssh -O exit``, then
+    SIGTERM/SIGKILL) and removes its socket directory. `connect_all`
+    connects many hosts at once.
 
     Parameters
     ----------

@@ -9,8 +9,8 @@ protocol cuprum knows, else through a local ``ssh`` client
 On Linux the master is started through ``setpriv --pdeathsig TERM`` where
 available, so it ends when the process that owns it dies, even by SIGKILL;
 the remote sessions then lose their channel and the wrapper's watcher ends
-them. It also carries the host's session
-limiter and sends ``kill`` through the connection (`Master.kill_group`).
+them. It also carries the host's session limiter and sends ``kill``
+through the connection (`Master.kill_group`).
 """
 
 from __future__ import annotations
