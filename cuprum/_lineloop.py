@@ -35,7 +35,7 @@ from ._wiring import StageWiring
 __all__ = ["LineLoop"]
 
 _EOF = b""  # what `_receive` returns at the end of the output
-_YIELD_EVERY = 16  # reads that find output waiting, between two full checkpoints
+_YIELD_AFTER = 0.001  # seconds of reads that found output waiting, between two full checkpoints
 
 
 @final
@@ -58,7 +58,7 @@ class LineLoop:
         self.quiet_since: float | None = None  # set once the groups were ended
         self.budget: int | None = None  # bytes still to read then, if limited
         self.read_size = FIRST_READ
-        self._quick = 0  # reads in a row that found output waiting
+        self._yielded = time.monotonic()  # the last full checkpoint of a quick read
 
     async def _stdin_fd(self, stdin: object) -> int:
         match stdin:
@@ -197,10 +197,12 @@ class LineLoop:
             except anyio.ClosedResourceError:
                 data = _EOF
             if data is not None:
-                self._quick += 1
-                if self._quick >= _YIELD_EVERY:
-                    self._quick = 0
-                    await anyio.lowlevel.checkpoint()  # let the other tasks run
+                now = time.monotonic()
+                if now - self._yielded >= _YIELD_AFTER:
+                    # Let the other tasks run: however fast the producer, the
+                    # loop's other tasks wait no more than about a read.
+                    self._yielded = now
+                    await anyio.lowlevel.checkpoint()
                 else:
                     await anyio.lowlevel.checkpoint_if_cancelled()
                 if len(data) == size and size < READ_SIZE:
