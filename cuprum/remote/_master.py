@@ -75,6 +75,7 @@ class Master:
         self.socket: str | None = None
         self.mux_pid: int | None = None  # set when sessions are opened in-process
         self._send_env: tuple[str, ...] = ()  # ssh_config SendEnv patterns
+        self.direct = False  # the login shell runs the wrapper itself (sh, dash)
         self._child: Child | None = None
         self._err: IO[bytes] | None = None
         self._closing = False
@@ -121,6 +122,7 @@ class Master:
             if self.mux_pid is not None:
                 await self._read_send_env()
             await self._probe()
+            await self._learn_shell()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self.stop()
@@ -231,6 +233,18 @@ class Master:
             except OSError as exc:
                 return 255, b"", f"the ControlMaster's socket failed: {exc}".encode()
         return await call_ssh(self.client_argv(remote), self.ssh, timeout)
+
+    async def _learn_shell(self) -> None:
+        """Learn whether the login shell can run the wrapper without ``exec /bin/sh``.
+
+        ``sh`` and ``dash`` read no rc file for ``-c`` and are what the
+        wrapper would ``exec`` anyway; any other shell (bash reads
+        ``.bashrc``, whose functions could stand in for the wrapper's
+        builtins) gets ``exec /bin/sh`` as before.
+        """
+        code, out, _ = await self.call('printf %s "$0"', self.connect_timeout)
+        name = out.decode("utf-8", "replace").strip().lstrip("-").rsplit("/", 1)[-1]
+        self.direct = code == 0 and name in {"sh", "dash"}
 
     async def _probe(self) -> None:
         code, out, err = await self.call(PROBE, self.connect_timeout)

@@ -127,6 +127,7 @@ class RemoteStage:
             self.cmd.argv, token=self.token, lifeline=io.lifeline,
             merge_stderr=io.merge_stderr, grace=self.ctx.cancel_grace, cwd=self.ctx.cwd,
             env=self.ctx.env, keep_background=self.ctx.keep_background,
+            direct=self.master.direct,
         )  # fmt: skip
         master = self.master
         client: Client

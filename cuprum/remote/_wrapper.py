@@ -172,12 +172,18 @@ def remote_command(
     cwd: str | None,
     env: Mapping[str, str | None] | None,
     keep_background: bool = False,
+    direct: bool = False,
 ) -> str:
-    """Build the string the remote login shell runs: only quoted words.
+    """Build the string the remote login shell runs.
 
     ``env`` must already be validated (`validate_env_name`). Unless
     ``keep_background``, what is left of the command's process group when
     it exits is sent SIGTERM, then SIGKILL after ``grace``.
+
+    By default the login shell ``exec`` s ``/bin/sh -c <wrapper> <words>``
+    (only quoted words reach it). With ``direct`` (a login shell that is
+    itself ``sh`` or ``dash``, which read no rc file for ``-c``) it runs
+    the wrapper itself after ``set -- <words>``: one ``exec`` less.
     """
     mode = (
         ("l" if lifeline else "w")
@@ -185,11 +191,11 @@ def remote_command(
         + ("m" if merge_stderr else "")
     )
     entries = [name if value is None else f"{name}={value}" for name, value in (env or {}).items()]
-    words = [
-        "exec", "/bin/sh", "-c", WRAPPER, "cuprum", token, mode, _grace_text(grace),
-        cwd or "", str(len(entries)), *entries, *argv,
-    ]  # fmt: skip
-    return " ".join(shlex.quote(word) for word in words)
+    words = [token, mode, _grace_text(grace), cwd or "", str(len(entries)), *entries, *argv]
+    quoted = " ".join(shlex.quote(word) for word in words)
+    if direct:
+        return f"set -- {quoted}\n{WRAPPER}"
+    return f"exec /bin/sh -c {shlex.quote(WRAPPER)} cuprum {quoted}"
 
 
 @final

@@ -83,8 +83,15 @@ CLIENTS = [pytest.param("mux", id="mux"), pytest.param("ssh", id="ssh-client")]
 
 
 @contextlib.asynccontextmanager
-async def connect(server: SshServer, client: str = "mux") -> AsyncIterator[SSHHost]:
-    """Enter an `SSHHost` of the suite's sshd whose sessions are opened as ``client`` says."""
+async def connect(
+    server: SshServer, client: str = "mux", *, direct: bool | None = None
+) -> AsyncIterator[SSHHost]:
+    """Enter an `SSHHost` of the suite's sshd whose sessions are opened as ``client`` says.
+
+    ``direct`` overrides what the host learned of its login shell (the
+    suite's login is bash, which gets ``exec /bin/sh``; True makes it run
+    the wrapper itself, as an ``sh`` or ``dash`` login does).
+    """
     host = SSHHost(ALIAS, config_file=server.config)
     with pytest.MonkeyPatch.context() as patch:  # read when the master starts
         patch.setenv("CUPRUM_REMOTE_CLIENT", "auto" if client == "mux" else "ssh")
@@ -93,6 +100,8 @@ async def connect(server: SshServer, client: str = "mux") -> AsyncIterator[SSHHo
         master = host._master  # pyright: ignore[reportPrivateUsage]
         assert master is not None
         assert (master.mux_pid is not None) == (client == "mux")
+        if direct is not None:
+            master.direct = direct
         yield host
     finally:
         await host.__aexit__(None, None, None)

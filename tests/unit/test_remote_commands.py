@@ -296,3 +296,35 @@ async def test_lines_with_a_background_holder_ends(host: SSHHost) -> None:
         lines = [line async for line in holder.on(host).lines()]
     assert lines == ["done"]
     assert await until(lambda: not running(groups), GRACE + 1)
+
+
+# --- a login shell that runs the wrapper itself ------------------------------------------
+
+
+async def test_the_suites_bash_login_gets_exec_bin_sh(host: SSHHost) -> None:
+    master = host._master  # pyright: ignore[reportPrivateUsage]
+    assert master is not None
+    assert master.direct is False  # bash reads .bashrc: the wrapper runs under /bin/sh
+
+
+async def test_a_direct_login_runs_commands_pipelines_and_the_kill_protocol(
+    sshd_server: SshServer,
+) -> None:
+    # As for an `sh` or `dash` login: no `exec /bin/sh`, same results.
+    leaks = LeakChecker()
+    async with remote_helpers.connect(sshd_server, direct=True) as own:
+        result = await remote("printf", "%s\\0", *AWKWARD).on(own).run(check=True)
+        assert result.stdout_bytes == b"".join(arg.encode() + b"\0" for arg in AWKWARD)
+        context = ExecutionContext(env={"CUPRUM_X": "a b"}, cwd="/tmp", cancel_grace=GRACE)
+        script = 'printf "%s|%s" "$CUPRUM_X" "$PWD"; exit 5'
+        done = await remote("sh", "-c", script).on(own).run(context=context)
+        assert (done.stdout, done.exit_code) == ("a b|/tmp", 5)
+        piped = await (sh.make(ECHO)("one two") | remote("wc", "-w").on(own)).run()
+        assert piped.stdout.strip() == "2"
+        with pytest.raises(ProgramNotFoundError):
+            await remote("cuprum-no-such-program").on(own).run()
+        script, groups = sleepers()
+        with pytest.raises(TimeoutExpired):
+            await remote("sh", "-c", script).on(own).run(context=context, timeout=1)
+        assert await until(lambda: not running(groups), GRACE + 2)
+    leaks.assert_clean()

@@ -56,8 +56,10 @@ def run_wrapper(
     options.update(kwargs)
     command = remote_command(argv, **options)  # pyright: ignore[reportArgumentType]
     command = command.replace("exec /bin/sh ", f"exec {shell} ", 1)
+    # A direct command is run by the login shell itself, as sshd runs it.
+    login = shell if options.get("direct") else "/bin/sh"
     done = subprocess.run(
-        ["/bin/sh", "-c", command],
+        [login, "-c", command],
         input=b"",
         capture_output=True,
         start_new_session=True,
@@ -341,3 +343,44 @@ def test_wrapper_looks_the_program_up_on_path_as_the_shell_would(
         assert out == b"ran cuprum-prog\n" or out.endswith(b"/cuprum-prog\n")
     else:
         assert (found.problem, code) == (expect, 127 if expect == "notfound" else 126)
+
+
+# Login shells that run the wrapper themselves (`direct`): sh and dash.
+DIRECT_SHELLS = [p for p in SHELLS if os.path.basename(str(p.values[0])) in {"sh", "dash"}]
+
+
+@pytest.mark.parametrize("shell", DIRECT_SHELLS)
+def test_a_sh_login_runs_the_wrapper_itself_with_the_same_results(
+    tmp_path: Path, shell: str
+) -> None:
+    code, out, err = run_wrapper(["printf", "%s\\0", *AWKWARD], shell=shell, direct=True)
+    assert code == 0, err
+    assert out == b"".join(arg.encode() + b"\0" for arg in AWKWARD)
+    found = MarkerFilter("t0k")
+    assert found.feed(err) == b""
+    assert (found.exit_code, found.pgid is not None) == (0, True)
+
+    env = {"CUPRUM_A": "x y'z\n$(id)", "HOME": None}
+    script = 'printf "%s|%s|%s|" "$CUPRUM_A" "${HOME-unset}" "$PWD"; exit 3'
+    code, out, err = run_wrapper(
+        ["sh", "-c", script], env=env, cwd=str(tmp_path), shell=shell, direct=True
+    )
+    found = MarkerFilter("t0k")
+    found.feed(err)
+    assert (code, found.exit_code) == (3, 3)
+    assert out == f"x y'z\n$(id)|unset|{tmp_path}|".encode()
+
+    code, _, err = run_wrapper(["cuprum-no-such-program"], shell=shell, direct=True)
+    found = MarkerFilter("t0k")
+    found.feed(err)
+    assert (code, found.problem) == (127, "notfound")
+
+
+def test_a_direct_command_holds_no_exec_of_bin_sh() -> None:
+    options = {"token": "t", "lifeline": True, "merge_stderr": False, "grace": 1.0,
+               "cwd": None, "env": None}  # fmt: skip
+    direct = remote_command(["true"], direct=True, **options)  # pyright: ignore[reportArgumentType]
+    usual = remote_command(["true"], **options)  # pyright: ignore[reportArgumentType]
+    assert direct.startswith("set -- t l 1 '' 0 true\n")
+    assert usual.startswith("exec /bin/sh -c ")
+    assert "exec /bin/sh" not in direct
