@@ -34,6 +34,7 @@ from ._ssh import (
     PROBE,
     PROBE_ANSWER,
     call_ssh,
+    short_call,
     socket_dir,
 )
 
@@ -225,14 +226,27 @@ class Master:
         return tuple(f"{name}={value}" for name, value in chosen.items())
 
     async def call(self, remote: str, timeout: float) -> tuple[int | None, bytes, bytes]:
-        """Run a short command through the master: (status or None on timeout, out, err)."""
-        assert self.socket is not None
-        if self.mux_pid is not None:
-            try:
-                return await _mux.call(self.socket, remote, self.mux_pid, timeout, self.send_env())
-            except OSError as exc:
-                return 255, b"", f"the ControlMaster's socket failed: {exc}".encode()
-        return await call_ssh(self.client_argv(remote), self.ssh, timeout)
+        """Run a short command through the master: `short_call`'s (status, out, err).
+
+        A session the master refused reports why on stderr.
+        """
+        socket, mux_pid = self.socket, self.mux_pid
+        assert socket is not None
+        if mux_pid is None:
+            return await call_ssh(self.client_argv(remote), self.ssh, timeout)
+        failures: list[str] = []
+        env = self.send_env()
+        try:
+            code, out, err = await short_call(
+                lambda stdin, stdout, stderr: _mux.open_session(
+                    socket, remote, (stdin, stdout, stderr),
+                    master_pid=mux_pid, on_failure=failures.append, env=env,
+                ),
+                timeout,
+            )  # fmt: skip
+        except OSError as exc:
+            return 255, b"", f"the ControlMaster's socket failed: {exc}".encode()
+        return code, out, err + "".join(failures).encode()
 
     async def _learn_shell(self) -> None:
         """Learn whether the login shell can run the wrapper without ``exec /bin/sh``.

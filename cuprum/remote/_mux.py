@@ -25,14 +25,13 @@ import os
 import signal
 import socket
 import struct
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from typing import final
 
 import anyio
 
-__all__ = ["MuxError", "MuxSession", "alive_check", "call", "open_session"]
+__all__ = ["MuxError", "MuxSession", "alive_check", "open_session"]
 
 HELLO = 0x00000001
 NEW_SESSION = 0x10000002
@@ -321,39 +320,3 @@ async def alive_check(path: str, timeout: float) -> int:
     finally:
         anyio.notify_closing(sock)
         sock.close()
-
-
-async def call(
-    path: str, command: str, master_pid: int, timeout: float, env: Sequence[str] = ()
-) -> tuple[int | None, bytes, bytes]:
-    """Run a short ``command`` through the master at ``path``, stdin empty.
-
-    Returns (its exit status, or None when it did not end within
-    ``timeout``, or 255 when the master refused it; stdout; stderr).
-    Its output goes to temporary files, so no I/O task is needed.
-    Cancellation closes the session.
-
-    Raises
-    ------
-    OSError
-        The control socket cannot be reached or written to.
-    """
-    failures: list[str] = []
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            session = open_session(
-                path, command, (null, out.fileno(), err.fileno()),
-                master_pid=master_pid, on_failure=failures.append, env=env,
-            )  # fmt: skip
-        finally:
-            os.close(null)
-        try:
-            code = None
-            with anyio.move_on_after(timeout):
-                code = await session.wait()
-        finally:
-            session.close()
-        out.seek(0)
-        err.seek(0)
-        return code, out.read(), err.read() + "".join(failures).encode()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .._process import spawn
+
+if TYPE_CHECKING:
+    from ._child import Client
 
 __all__ = [
     "CONTROL_TIMEOUT",
@@ -18,6 +22,7 @@ __all__ = [
     "call_ssh",
     "check_destination",
     "check_options",
+    "short_call",
     "socket_dir",
 ]
 
@@ -89,32 +94,45 @@ def socket_dir() -> str:
     return tempfile.mkdtemp(prefix="cuprum-ssh-", dir="/tmp")
 
 
-async def call_ssh(
-    argv: Sequence[str], executable: str, timeout: float
+async def short_call(
+    start: Callable[[int, int, int], Client], timeout: float
 ) -> tuple[int | None, bytes, bytes]:
-    """Run a short ``ssh`` call; return (exit code or None on timeout, stdout, stderr).
+    """Run something short on (empty stdin, stdout, stderr); return (status, stdout, stderr).
 
-    Its output goes to temporary files, so no I/O task is needed.
+    ``start`` gets the three descriptors and returns the running call: an
+    ``ssh`` process, or a session opened on the master's socket. Its output
+    goes to temporary files, so no I/O task is needed. A call still running
+    after ``timeout`` is ended: its status is then that of the ending
+    (negative), never 0.
 
-    Cancellation: the call is terminated and reaped (shielded) first.
+    Cancellation: the call is ended and closed (shielded) first.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            child = spawn(
-                tuple(argv), executable, stdin=null, stdout=out.fileno(), stderr=err.fileno(),
-                cwd=None, env=None,
-            )  # fmt: skip
+            call = start(null, out.fileno(), err.fileno())
         finally:
             os.close(null)
         try:
             with anyio.move_on_after(timeout):
-                await child.wait()
+                await call.wait()
         finally:
             with anyio.CancelScope(shield=True):
-                if child.returncode is None:
-                    await child.terminate(0.5)
-                child.close()
+                if call.returncode is None:
+                    await call.terminate(0.5)
+                call.close()
         out.seek(0)
         err.seek(0)
-        return child.returncode, out.read(), err.read()
+        return call.returncode, out.read(), err.read()
+
+
+async def call_ssh(
+    argv: Sequence[str], executable: str, timeout: float
+) -> tuple[int | None, bytes, bytes]:
+    """Run a short ``ssh`` call: `short_call` with an ``ssh`` process."""
+    return await short_call(
+        lambda stdin, stdout, stderr: spawn(
+            tuple(argv), executable, stdin=stdin, stdout=stdout, stderr=stderr, cwd=None, env=None
+        ),
+        timeout,
+    )
