@@ -133,8 +133,9 @@ class Run:
                 *others, last = self.stages
                 for stage in others:
                     tg.start_soon(self._watch, stage)
-                deadline = anyio.CancelScope()
+                deadline: anyio.CancelScope | None = None
                 if self.timeout is not None:
+                    deadline = anyio.CancelScope()
                     tg.start_soon(self._deadline, deadline, max(0.0, self.timeout - self.waited))
                 try:
                     await self._watch(last)  # here: one task less to start
@@ -143,7 +144,9 @@ class Run:
                 except BaseException:
                     self._stop_all_io()
                     raise
-                deadline.cancel()
+                if deadline is not None:
+                    # (anyio's cancel() formats the task's repr: not free)
+                    deadline.cancel()
         finally:
             self.tg = None
 

@@ -194,18 +194,26 @@ class RemoteChild:
                 await self._client.wait()
             else:
                 self._guarding = True
+                done = anyio.Event()
                 try:
                     async with anyio.create_task_group() as tg:
-                        tg.start_soon(self._linger)
-                        await self._client.wait()
-                        tg.cancel_scope.cancel()
+                        tg.start_soon(self._linger, done)
+                        try:
+                            await self._client.wait()
+                        finally:
+                            done.set()
+                        if self._stage.markers.exit_code is None:
+                            tg.cancel_scope.cancel()  # the linger waits for the report
                 finally:
                     self._guarding = False
         code = self.returncode
         assert code is not None
         return code
 
-    async def _linger(self) -> None:
+    async def _linger(self, done: anyio.Event) -> None:
+        # Ends by itself once the client is gone (`done`), without a cancel
+        # (anyio formats the task's repr in every `cancel()`), except while
+        # it still waits for the exit report.
         stage = self._stage
         while stage.markers.exit_code is None:
             if stage.reading:
@@ -213,8 +221,10 @@ class RemoteChild:
             else:
                 await stage.pull(0.1)
         grace = stage.ctx.cancel_grace
-        await anyio.sleep(grace)
-        await self.end_group(grace)
+        with anyio.move_on_after(grace):
+            await done.wait()
+        if not done.is_set():
+            await self.end_group(grace)
 
     async def _learn_pgid(self, timeout: float) -> int | None:
         stage = self._stage

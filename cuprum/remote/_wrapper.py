@@ -22,11 +22,16 @@ wrapper (tested under dash and bash):
    with the status (a death by signal reads as 128+n). After a TERM it
    leaves a detached ``sleep grace; kill -KILL 0`` behind, so the rest of
    the group gets the same grace as local children and no more;
-5. once the command has exited, leaves a detached ``sleep grace; kill
-   -TERM 0; sleep grace; kill -KILL 0`` behind (holding no channel), so
-   what is left of the group (a background job) gets the grace a local
-   one gets and is then ended, unless mode ``k`` (``keep_background``)
-   says to leave it.
+5. once the command has exited, has what is left of the group (a
+   background job) get the grace a local one gets and then ends it,
+   unless mode ``k`` (``keep_background``) says to leave it. In mode
+   ``l`` the watcher does it, forking nothing more on the command's
+   path: sshd closes the lifeline when the wrapper exits, and the watcher,
+   finding the wrapper gone (``kill -0 $$``), sleeps the grace before its
+   TERM (a hang-up while the wrapper lives gets the TERM at once). In mode
+   ``w`` the wrapper kills the heartbeat, which holds the channel, and
+   leaves a detached ``sleep grace; kill -TERM 0; sleep grace; kill -KILL
+   0`` behind (holding no channel).
 
 Marker lines are ``\\x1ecuprum-<token> <word> [value]\\n`` on stderr. The token
 is random per run, so a command cannot forge them; `MarkerFilter` removes
@@ -90,7 +95,8 @@ trap '__cu_r=1' TERM HUP INT
 case $__cu_m in
 l*) exec 3<&0 0</dev/null
 { trap '' TERM; PATH=$__cu_p; while read -r _; do :; done <&3
-kill -TERM 0; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
+kill -0 $$ 2>/dev/null || sleep "$__cu_g"; kill -TERM 0; sleep "$__cu_g"; kill -KILL 0
+} </dev/null >/dev/null 2>&1 4>&- &
 __cu_w=$!; exec 3<&-;;
 *) { trap '' TERM PIPE; PATH=$__cu_p; while __cu_k hb; do sleep 0.5 4>&- || sleep 1 4>&-; done
 kill -TERM 0; sleep "$__cu_g" 4>&-; kill -KILL 0; } </dev/null >/dev/null 2>&1 &
@@ -101,11 +107,14 @@ case $__cu_m in
 *) ( exec "$@" ) 2>&4 4>&-;;
 esac
 __cu_c=$?
-kill -KILL "$__cu_w" 2>/dev/null
+case $__cu_m in
+l|lm) ;;
+*) kill -KILL "$__cu_w" 2>/dev/null
 case $__cu_m in
 *k*) ;;
 *) { trap '' TERM; PATH=$__cu_p; sleep "$__cu_g"; kill -TERM 0; sleep "$__cu_g"
 kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &;;
+esac;;
 esac
 if [ -n "$__cu_r" ]; then
 { PATH=$__cu_p; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
