@@ -194,37 +194,53 @@ class RemoteChild:
                 await self._client.wait()
             else:
                 self._guarding = True
-                done = anyio.Event()
                 try:
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(self._linger, done)
-                        try:
-                            await self._client.wait()
-                        finally:
-                            done.set()
-                        if self._stage.markers.exit_code is None:
-                            tg.cancel_scope.cancel()  # the linger waits for the report
+                    if self._stage.reading:
+                        await self._guard_after_report()
+                    else:
+                        await self._guard_while_pulling()
                 finally:
                     self._guarding = False
         code = self.returncode
         assert code is not None
         return code
 
-    async def _linger(self, done: anyio.Event) -> None:
-        # Ends by itself once the client is gone (`done`), without a cancel
-        # (anyio formats the task's repr in every `cancel()`), except while
-        # it still waits for the exit report.
+    async def _guard_after_report(self) -> None:
+        # The stage's reader task parses the markers: the exit report sets
+        # this scope's deadline, so the linger costs no task of its own.
+        stage = self._stage
+        grace = stage.ctx.cancel_grace
+        with anyio.CancelScope() as scope:
+
+            def reported() -> None:
+                scope.deadline = anyio.current_time() + grace
+
+            stage.on_report = reported
+            try:
+                if stage.markers.exit_code is not None:
+                    reported()
+                await self._client.wait()
+            finally:
+                stage.on_report = None
+        if scope.cancelled_caught:
+            await self.end_group(grace)
+            await self._client.wait()
+
+    async def _guard_while_pulling(self) -> None:
+        # No reader task (``lines()`` keeps stderr in a file): a task pulls
+        # the markers while this one waits for the client.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._linger)
+            await self._client.wait()
+            tg.cancel_scope.cancel()
+
+    async def _linger(self) -> None:
         stage = self._stage
         while stage.markers.exit_code is None:
-            if stage.reading:
-                await stage.exit_seen.wait()
-            else:
-                await stage.pull(0.1)
+            await stage.pull(0.1)
         grace = stage.ctx.cancel_grace
-        with anyio.move_on_after(grace):
-            await done.wait()
-        if not done.is_set():
-            await self.end_group(grace)
+        await anyio.sleep(grace)
+        await self.end_group(grace)
 
     async def _learn_pgid(self, timeout: float) -> int | None:
         stage = self._stage

@@ -16,11 +16,14 @@ through the connection (`Master.kill_group`).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import itertools
 import math
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from typing import IO, final
 
 import anyio
@@ -41,6 +44,14 @@ from ._ssh import (
 __all__ = ["Master"]
 
 _order = itertools.count()
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    return re.compile(fnmatch.translate(pattern)).match
 
 
 @final
@@ -211,18 +222,29 @@ class Master:
             )
 
     def send_env(self) -> tuple[str, ...]:
-        """``NAME=value`` of this process's variables that ``SendEnv`` names."""
+        """``NAME=value`` of this process's variables that ``SendEnv`` names.
+
+        Read anew for each session, as an ``ssh`` client would; a name
+        without wildcards is one lookup, and the environment is listed at
+        most once (Debian's ``SendEnv LANG LC_*`` costs a few microseconds).
+        """
         if not self._send_env:
             return ()
         chosen: dict[str, str] = {}
+        listed: list[tuple[str, str]] | None = None
         for pattern in self._send_env:
             if pattern.startswith("-"):  # OpenSSH 8.7+: forget earlier matches
                 for name in [n for n in chosen if fnmatch.fnmatchcase(n, pattern[1:])]:
                     del chosen[name]
-                continue
-            for name, value in os.environ.items():
-                if fnmatch.fnmatchcase(name, pattern):
-                    chosen[name] = value
+            elif not _WILDCARDS.intersection(pattern):
+                value = os.environ.get(pattern)
+                if value is not None:
+                    chosen[pattern] = value
+            else:
+                if listed is None:
+                    listed = list(os.environ.items())
+                match = _pattern(pattern)
+                chosen.update((name, value) for name, value in listed if match(name))
         return tuple(f"{name}={value}" for name, value in chosen.items())
 
     async def call(self, remote: str, timeout: float) -> tuple[int | None, bytes, bytes]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, TYPE_CHECKING, final
 
 import anyio
@@ -62,7 +62,8 @@ class RemoteStage:
         self.ctx = ctx
         self.token: str = new_token()
         self.markers: MarkerFilter = MarkerFilter(self.token)
-        self.exit_seen: anyio.Event = anyio.Event()
+        # Called once when the exit report is read (`RemoteChild.wait`'s linger).
+        self.on_report: Callable[[], None] | None = None
         self.io: StageIo | None = None  # the engine's wiring, once spawned
         self.child: RemoteChild | None = None
         self.tail: bytearray = bytearray()
@@ -169,8 +170,9 @@ class RemoteStage:
         if out:
             self.tail += out
             del self.tail[:-_TAIL]
-        if self.markers.exit_code is not None:
-            self.exit_seen.set()
+        if self.markers.exit_code is not None and self.on_report is not None:
+            report, self.on_report = self.on_report, None
+            report()
         return out
 
     def end(self) -> bytes:
