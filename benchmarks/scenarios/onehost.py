@@ -12,6 +12,7 @@ asserted.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -39,21 +40,24 @@ TITLE = (
 SCENARIO = "onehost"
 TARGET_LATENCY = 1.5  # cuprum per-command time <= 1.5 x asyncssh's
 TARGET_BURST_CPU = 2.0  # cuprum client CPU per command <= 2 x asyncssh's
+TRUE_PROGRAM = shutil.which("true") or "/usr/bin/true"
 
 
 # --------------------------------------------------------------------------
 # per-command latency
 
 
-def asyncssh_true(fleet: Fleet, count: int) -> list[float]:
+def asyncssh_true(fleet: Fleet, count: int, command: str = "true") -> list[float]:
+    """``command`` through one asyncssh connection (``true`` is a builtin of the login shell)."""
+
     async def go() -> list[float]:
         conn = await asyncssh_connect(fleet, 0)
         async with conn:
-            await conn.run("true", check=True)
+            await conn.run(command, check=True)
             times: list[float] = []
             for _ in range(count):
                 start = time.perf_counter()
-                await conn.run("true", check=True)
+                await conn.run(command, check=True)
                 times.append(time.perf_counter() - start)
         return times
 
@@ -181,6 +185,8 @@ def bench_onehost(
                 "cuprum asyncio, ssh client", lambda: cuprum_true(fleet, count, "asyncio", "ssh")
             ),
             versus("ssh -S <master> host true", lambda: ssh_s_true(fleet, count)),
+            # cuprum execs a program, never a builtin: the same work through asyncssh.
+            versus(f"asyncssh, {TRUE_PROGRAM}", lambda: asyncssh_true(fleet, count, TRUE_PROGRAM)),
         ]
         shell = Versus(
             f"local: wrapper + true ({login.shell_name})",
@@ -193,7 +199,9 @@ def bench_onehost(
         rows.append(
             ms_row(f"true: {asy} (1 connection)", everything, login=login.text, kind="latency")
         )
-        for pair, target in zip(pairs, (TARGET_LATENCY, TARGET_LATENCY, None, None), strict=True):
+        for pair, target in zip(
+            pairs, (TARGET_LATENCY, TARGET_LATENCY, None, None, None), strict=True
+        ):
             rows.append(
                 ms_row(
                     f"true: {pair.label}",

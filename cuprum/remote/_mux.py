@@ -158,7 +158,7 @@ class MuxSession:
         self._sock: socket.socket | None = sock
         self._replies = _Replies()
         self._on_failure = on_failure
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)  # no trip through the loop when free
         self._waiter: socket.socket | None = None  # the socket a task waits on
         self.pid: int = master_pid
         self.started_at: float = time.monotonic()

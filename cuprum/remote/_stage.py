@@ -100,7 +100,12 @@ class RemoteStage:
 
     async def acquire(self) -> None:
         """Take a session of the host's limiter."""
-        await self.master.limiter.acquire_on_behalf_of(self._borrower)
+        limiter = self.master.limiter
+        try:
+            # A free session is taken without a trip through the event loop.
+            limiter.acquire_on_behalf_of_nowait(self._borrower)
+        except anyio.WouldBlock:
+            await limiter.acquire_on_behalf_of(self._borrower)
         self._holding = True
 
     def release(self) -> None:
