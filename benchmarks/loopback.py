@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.loopback_sshd import SSHD
+from devtools.loopback_sshd import SSHD, sshd_config
 
 FAIR_USER = "cuprumfair"
 FAIR_SHELLS = ("sh", "dash")
@@ -146,24 +146,11 @@ def loopback_fleet(count: int, *, max_sessions: int = 64) -> Iterator[Fleet]:
         try:
             for i, port in enumerate(ports):
                 conf = directory / f"sshd_config_{i:02d}"
-                conf.write_text(
-                    f"""Port {port}
-ListenAddress 127.0.0.1
-HostKey {directory}/host_key
-PidFile {directory}/sshd_{i:02d}.pid
-AuthorizedKeysFile {directory}/authorized_keys
-UsePAM no
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AllowUsers {login.user}
-MaxSessions {max_sessions}
-MaxStartups {max(10, 2 * count)}:30:{max(100, 8 * count)}
-LogLevel ERROR
-"""
-                )
+                startups = f"{max(10, 2 * count)}:30:{max(100, 8 * count)}"
+                limits = f"AllowUsers {login.user}\nMaxSessions {max_sessions}\n"
+                limits += f"MaxStartups {startups}\n"
+                pid_file = directory / f"sshd_{i:02d}.pid"
+                conf.write_text(sshd_config(directory, pid_file, port, extra=limits))
                 argv = [str(SSHD), "-D", "-e", "-f", str(conf)]
                 if setpriv is not None:
                     argv = [setpriv, "--pdeathsig", "KILL", *argv]

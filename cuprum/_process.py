@@ -330,7 +330,9 @@ def spawn(
         forget_executable(executable)
         if cwd is not None and not os.path.isdir(cwd):
             raise
-        raise ProgramNotFoundError(argv[0], os.environ.get("PATH")) from exc
+        # The executable was found, then vanished: name the search path used.
+        search = None if os.sep in argv[0] else (env if env is not None else os.environ).get("PATH")
+        raise ProgramNotFoundError(argv[0], search) from exc
     except PermissionError:
         forget_executable(executable)
         raise

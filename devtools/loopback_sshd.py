@@ -80,6 +80,26 @@ def missing_reason() -> str | None:
     return None
 
 
+def sshd_config(directory: Path, pid_file: Path, *ports: int, extra: str = "") -> str:
+    """The config of a private sshd on loopback: keys in ``directory``, no PAM, keys only.
+
+    ``extra`` (whole lines) comes before the end, where a ``Match`` block may follow.
+    """
+    listen = "".join(f"Port {port}\n" for port in ports)
+    return f"""{listen}ListenAddress 127.0.0.1
+HostKey {directory}/host_key
+PidFile {pid_file}
+AuthorizedKeysFile {directory}/authorized_keys
+UsePAM no
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+LogLevel ERROR
+{extra}"""
+
+
 @contextlib.contextmanager
 def run_sshd(directory: Path) -> Iterator[SshServer]:
     """Start sshd for ``directory`` (a fresh temporary directory); kill it at the end."""
@@ -94,21 +114,8 @@ def run_sshd(directory: Path) -> Iterator[SshServer]:
     bad_shell_port = _free_port()
     pid_file = directory / "sshd.pid"
     (directory / "sshd_config").write_text(
-        f"""Port {port}
-Port {bad_shell_port}
-ListenAddress 127.0.0.1
-HostKey {directory}/host_key
-PidFile {pid_file}
-AuthorizedKeysFile {directory}/authorized_keys
-UsePAM no
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-AcceptEnv CUPRUM_TEST_*
-LogLevel ERROR
-Match LocalPort {bad_shell_port}
+        sshd_config(directory, pid_file, port, bad_shell_port, extra="AcceptEnv CUPRUM_TEST_*\n")
+        + f"""Match LocalPort {bad_shell_port}
     ForceCommand echo fish: Unsupported use of quotes
 """
     )

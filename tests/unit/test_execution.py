@@ -388,6 +388,22 @@ async def test_missing_program_uses_overlaid_path(anyio_backend: str, tmp_path: 
     assert info.value.path == str(tmp_path)
 
 
+async def test_a_program_that_vanished_after_its_lookup_names_the_overlaid_path(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    # The lookup is cached per PATH value: a program removed since is
+    # reported with the search path the run used, not this process's.
+    _script(tmp_path / "bin", "cuprum-vanishing", "here")
+    context = ExecutionContext(env={"PATH": str(tmp_path / "bin")})
+    cmd = cuprum.unsafe.dynamic(["cuprum-vanishing"])
+    assert (await cmd.run(context=context)).stdout == "here\n"
+    (tmp_path / "bin" / "cuprum-vanishing").unlink()
+    with pytest.raises(ProgramNotFoundError) as info:
+        await cmd.run(context=context)
+    assert info.value.path == str(tmp_path / "bin")
+    assert str(tmp_path / "bin") in str(info.value)
+
+
 def _script(directory: Path, name: str, says: str) -> None:
     directory.mkdir(exist_ok=True)
     script = directory / name
