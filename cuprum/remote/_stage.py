@@ -101,8 +101,10 @@ class RemoteStage:
     async def acquire(self) -> None:
         """Take a session of the host's limiter."""
         limiter = self.master.limiter
+        # A free session is taken without a trip through the event loop, but
+        # a run whose time is up (or that is cancelled) takes none.
+        await anyio.lowlevel.checkpoint_if_cancelled()
         try:
-            # A free session is taken without a trip through the event loop.
             limiter.acquire_on_behalf_of_nowait(self._borrower)
         except anyio.WouldBlock:
             await limiter.acquire_on_behalf_of(self._borrower)

@@ -404,6 +404,21 @@ async def test_a_program_that_vanished_after_its_lookup_names_the_overlaid_path(
     assert str(tmp_path / "bin") in str(info.value)
 
 
+async def test_a_script_whose_interpreter_is_missing_is_not_called_missing_itself(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "cuprum-orphan"
+    script.write_text("#!/nonexistent/cuprum-interpreter\necho never\n")
+    script.chmod(0o755)
+    leaks = LeakChecker()
+    with pytest.raises(FileNotFoundError) as info:
+        await cuprum.unsafe.dynamic([str(script)]).run()
+    assert not isinstance(info.value, ProgramNotFoundError)
+    assert "interpreter" in str(info.value)
+    assert info.value.filename == str(script)
+    leaks.assert_clean()
+
+
 def _script(directory: Path, name: str, says: str) -> None:
     directory.mkdir(exist_ok=True)
     script = directory / name

@@ -30,6 +30,7 @@ from cuprum import (
     sh,
 )
 from cuprum.remote import SSHHost
+from cuprum.remote._wrapper import new_token, remote_command
 from devtools.loopback_sshd import SshServer
 from tests.helpers import ROOT, LeakChecker, processes_with_marker
 from tests.unit import remote_helpers
@@ -249,6 +250,33 @@ async def test_a_remote_background_job_holding_no_channel_does_not_outlive_its_r
         )
     assert result.stdout == "done\n"
     assert await until(lambda: not live(["sleep", str(n)]), GRACE + 2)
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["lifeline", "lifeline-merged"])
+async def test_the_lifeline_watcher_alone_gives_a_background_job_the_grace_then_ends_it(
+    sshd_server: SshServer, merge: bool
+) -> None:
+    # The wrapper through a plain `ssh` client, without cuprum's own linger:
+    # sshd closes the lifeline when the wrapper exits, and the watcher
+    # waits the grace before it ends what the command left behind.
+    n = random.randrange(3_000_000, 3_900_000)
+    grace = 3.0
+    command = remote_command(
+        ["sh", "-c", f"sleep {n} >/dev/null 2>&1 </dev/null & echo done"],
+        token=new_token(), lifeline=True, merge_stderr=merge, grace=grace, cwd=None, env=None,
+    )  # fmt: skip
+    lifeline_r, lifeline_w = os.pipe()
+    try:
+        ssh = ["ssh", "-F", str(sshd_server.config), "-T", sshd_server.alias, command]
+        done = subprocess.run(ssh, stdin=lifeline_r, capture_output=True, timeout=30, check=False)
+        assert done.stdout == b"done\n"
+        assert live(["sleep", str(n)]), "ended before its grace"
+        assert await until(lambda: not live(["sleep", str(n)]), grace + 10)
+    finally:
+        os.close(lifeline_r)
+        os.close(lifeline_w)
+        for pid in live(["sleep", str(n)]):
+            os.kill(pid, signal.SIGKILL)
 
 
 async def test_keep_background_leaves_a_remote_job_running(host: SSHHost) -> None:

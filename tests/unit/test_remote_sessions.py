@@ -21,6 +21,7 @@ import pytest
 
 from cuprum import (
     ECHO,
+    EventPhase,
     ExecutionContext,
     ProgramNotFoundError,
     RemoteConnectionError,
@@ -131,6 +132,24 @@ async def test_timeout_counts_the_wait_for_a_session(sshd_server: SshServer) -> 
             _ = [line async for line in sh.make(ECHO)("never").on(one).lines(timeout=0.3)]
         tg.cancel_scope.cancel()
     assert await until(lambda: not running(groups), GRACE + 1)
+
+
+async def test_a_run_out_of_time_or_cancelled_before_its_session_starts_nothing(
+    sshd_server: SshServer,
+) -> None:
+    phases: list[EventPhase] = []
+    cmd = sh.make(ECHO)("never")
+    async with SSHHost(ALIAS, config_file=sshd_server.config) as host:
+        await cmd.on(host).run()  # connected and warm
+        with sh.observe(lambda event: phases.append(event.phase)):
+            with pytest.raises(TimeoutExpired) as caught:
+                await cmd.on(host).run(timeout=0)
+            assert caught.value.result.exit_code is None
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await cmd.on(host).run()
+    assert EventPhase.START not in phases
+    assert phases.count(EventPhase.TIMEOUT) == 1
 
 
 async def test_leaving_the_host_while_runs_use_it_is_a_connection_error(
