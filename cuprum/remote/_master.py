@@ -87,7 +87,7 @@ class Master:
         self.socket: str | None = None
         self.mux_pid: int | None = None  # set when sessions are opened in-process
         self._send_env: tuple[str, ...] = ()  # ssh_config SendEnv patterns
-        self.direct = False  # the login shell runs the wrapper itself (sh, dash)
+        self.direct: bool = False  # the login shell runs the wrapper itself (sh, dash)
         self._child: Child | None = None
         self._err: IO[bytes] | None = None
         self._closing = False

@@ -109,12 +109,10 @@ esac
 __cu_c=$?
 case $__cu_m in
 l|lm) ;;
+*k*) kill -KILL "$__cu_w" 2>/dev/null;;
 *) kill -KILL "$__cu_w" 2>/dev/null
-case $__cu_m in
-*k*) ;;
-*) { trap '' TERM; PATH=$__cu_p; sleep "$__cu_g"; kill -TERM 0; sleep "$__cu_g"
+{ trap '' TERM; PATH=$__cu_p; sleep "$__cu_g"; kill -TERM 0; sleep "$__cu_g"
 kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &;;
-esac;;
 esac
 if [ -n "$__cu_r" ]; then
 { PATH=$__cu_p; sleep "$__cu_g"; kill -KILL 0; } </dev/null >/dev/null 2>&1 4>&- &
