@@ -102,7 +102,7 @@ class ForbiddenProgramError(CuprumError, PermissionError):
 
 @final
 class ProgramNotFoundError(CuprumError, FileNotFoundError):
-    """An executable cannot be found on the search path.
+    """An executable cannot be found on the search path, or cannot start.
 
     Attributes
     ----------
@@ -112,14 +112,22 @@ class ProgramNotFoundError(CuprumError, FileNotFoundError):
         The search path (``PATH``) that was used, or None for a path name.
     host : str | None
         The remote host, None for local runs.
+    reason : str | None
+        Why a program that was found cannot start (a ``#!`` interpreter
+        that does not exist), None when it was not found.
     """
 
-    def __init__(self, program: str, path: str | None, *, host: str | None = None) -> None:
+    def __init__(
+        self, program: str, path: str | None, *, host: str | None = None, reason: str | None = None
+    ) -> None:
         self.program = program
         self.path = path
         self.host = host
+        self.reason = reason
         where = f" on {host}" if host else ""
-        if path is None:
+        if reason is not None:
+            message = f"program {program!r} cannot start{where}: {reason}"
+        elif path is None:
             message = f"program {program!r} does not exist{where}"
         else:
             message = f"program {program!r} not found{where} in PATH={path!r}"

@@ -330,19 +330,14 @@ def spawn(
         forget_executable(executable)
         if cwd is not None and not os.path.isdir(cwd):
             raise
-        if os.path.exists(executable):
-            # exec found the file but not what runs it: a `#!` interpreter
-            # or an ELF loader that does not exist.
-            raise FileNotFoundError(
-                errno.ENOENT,
-                f"program {argv[0]!r} ({executable}) cannot start: the interpreter its "
-                "#! line names (or its ELF loader) does not exist",
-                executable,
-            ) from exc
-        # The executable was found, then vanished: name the search path used.
         search = None
         if os.sep not in argv[0]:
             search = (env if env is not None else os.environ).get("PATH", os.defpath)
+        if os.path.exists(executable):
+            # exec found the file but not what runs it.
+            reason = f"{executable} names a #! interpreter (or ELF loader) that does not exist"
+            raise ProgramNotFoundError(argv[0], search, reason=reason) from exc
+        # The executable was found, then vanished: name the search path used.
         raise ProgramNotFoundError(argv[0], search) from exc
     except PermissionError:
         forget_executable(executable)
