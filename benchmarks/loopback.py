@@ -20,7 +20,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.loopback_sshd import SSHD, sshd_config
+from devtools.loopback_sshd import SSHD, sshd_config, stop_sshd
 
 FAIR_USER = "cuprumfair"
 FAIR_SHELLS = ("sh", "dash")
@@ -204,15 +203,7 @@ def loopback_fleet(count: int, *, max_sessions: int = 64) -> Iterator[Fleet]:
                 pids=tuple(p.pid for p in procs),
             )
         finally:
-            for proc in procs:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_sshd(*procs)
             log.close()
 
 

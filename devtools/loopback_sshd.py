@@ -161,14 +161,21 @@ Host {ALIAS} {BAD_SHELL_ALIAS}
             pid=sshd.pid,
         )
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(sshd.pid, signal.SIGTERM)
-        try:
-            sshd.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(sshd.pid, signal.SIGKILL)
-            sshd.wait()
+        stop_sshd(sshd)
         log.close()
+
+
+def stop_sshd(*procs: subprocess.Popen[bytes]) -> None:
+    """Stop sshd processes by their PIDs: SIGTERM to all, SIGKILL to any still there after 5 s."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def _wait_ready(sshd: subprocess.Popen[bytes], port: int, directory: Path) -> str:
